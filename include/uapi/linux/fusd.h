@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause */
+/*
+ * fusd: Framework for User-Space Devices -- kernel/user wire protocol.
+ *
+ * A driver daemon opens /dev/fusd/control.  Each open is a *channel*.  The
+ * daemon registers one device on the channel with FUSD_IOC_REGISTER and the
+ * node /dev/NAME appears.  From then on every system call a client makes on
+ * /dev/NAME becomes a *request* that the daemon read()s from the channel fd,
+ * and the daemon answers it by write()ing a *reply* to the same fd.  Nothing
+ * else is needed: any language that can open, ioctl, read and write a file
+ * descriptor can implement a device.
+ *
+ * Messages
+ * --------
+ * Every message starts with struct fusd_msg_header.  'size' is the whole
+ * message (header + payload) in bytes and 'hdr_size' the size of the fixed
+ * header the sender used; the payload starts at offset 'hdr_size'.  A
+ * receiver must use these two fields, never sizeof(), to walk messages, so
+ * that a later protocol minor version can grow the header.
+ *
+ * Reading the channel (kernel -> daemon):
+ *   - read() returns one or more whole requests (struct fusd_request
+ *     followed by its payload).  It never splits a message.  A buffer of
+ *     FUSD_MSG_MAX bytes always holds at least one request; a smaller
+ *     buffer that cannot hold the next request gets -EINVAL and the
+ *     request stays queued.
+ *   - read() blocks until a request is queued, unless the channel is
+ *     O_NONBLOCK (then -EAGAIN).  poll() reports POLLIN while requests are
+ *     queued.
+ *
+ * Writing the channel (daemon -> kernel):
+ *   - write() carries one or more whole replies (struct fusd_reply followed
+ *     by its payload), back to back.  The return value is the number of
+ *     bytes consumed.  A malformed reply (bad size, unknown opcode, non-zero
+ *     reserved field, result out of range, payload longer than the request
+ *     allows, id never issued) fails the write with -EINVAL; if the reply
+ *     named a request that is still waiting, that caller gets -EIO.
+ *   - A reply to a request that no longer waits (its caller was
+ *     interrupted, or the file was closed) is consumed silently: it is not
+ *     an error for the daemon.
+ *   - Replies are matched to requests by the 64-bit 'id' only.  Ids are
+ *     never 0 and grow monotonically on a channel.
+ *
+ * Results follow kernel conventions: a negative 'result' is -errno
+ * (between -1 and -FUSD_ERRNO_MAX); zero or positive is the system call's
+ * return value.
+ *
+ * Requests, and what their reply carries:
+ *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses.
+ *                    The 'fh' of the request names this open file in
+ *                    every later request until its FUSD_OP_RELEASE.
+ *   FUSD_OP_RELEASE  last close of a client file that was opened
+ *                    successfully; sent exactly once.  The reply is
+ *                    awaited but its result is ignored (close() cannot
+ *                    fail).
+ *   FUSD_OP_READ     u.rw.size bytes wanted at u.rw.offset.  result n >= 0
+ *                    with exactly n payload bytes (n <= u.rw.size).  If
+ *                    FUSD_REPLY_SET_OFFSET is set the file position
+ *                    becomes reply 'offset', otherwise it advances by n.
+ *   FUSD_OP_WRITE    payload holds u.rw.size bytes to be written at
+ *                    u.rw.offset.  result n <= u.rw.size bytes accepted;
+ *                    offset rules as for READ.  No reply payload.
+ *   FUSD_OP_LLSEEK   u.seek.offset and u.seek.whence as given to lseek().
+ *                    result is the new position (>= 0) or -errno.
+ *   FUSD_OP_INTERRUPT  (reserved for protocol 1.1) the caller of request
+ *                    u.interrupt.id has gone away; no reply is expected.
+ *
+ *   Opcodes FUSD_OP_IOCTL .. FUSD_OP_MMAP are reserved for their system
+ *   calls; a kernel speaking this minor version never sends them.
+ *
+ * Channel ioctls:
+ *   FUSD_IOC_REGISTER  once per channel: create the device.  Fails with
+ *                    -EBUSY if the channel already has one, -EEXIST if the
+ *                    name is taken, -EINVAL for a bad name, mode, flag,
+ *                    reserved field or struct size, -EPROTO for a
+ *                    protocol major version the kernel does not speak.
+ *   FUSD_IOC_VERSION returns the kernel's protocol version.
+ *
+ * Versioning and negotiation:
+ *   The daemon passes FUSD_PROTO_MAJOR/MINOR in FUSD_IOC_REGISTER.  The
+ *   kernel refuses another major version.  It speaks min(its minor, the
+ *   daemon's minor) on the channel and writes that minor back into the
+ *   struct, so a new daemon on an old kernel learns what it may use.
+ *   Structs are extended only at their end; 'size' fields record which
+ *   version of a struct the sender knows (sizes of old versions are kept
+ *   below as FUSD_*_SIZE_V*).
+ *
+ * Changelog:
+ *   1.0 (2026-11-23)  first version: open, release, read, write, llseek.
+ */
+#ifndef _UAPI_LINUX_FUSD_H
+#define _UAPI_LINUX_FUSD_H
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+#define FUSD_PROTO_MAJOR	1
+#define FUSD_PROTO_MINOR	0
+
+/* Path of the control node, relative to /dev. */
+#define FUSD_CONTROL_NAME	"fusd/control"
+
+/* Longest device name, including the terminating NUL. */
+#define FUSD_NAME_MAX		128
+
+/* Most payload bytes one read or write request carries. */
+#define FUSD_IO_MAX		(128 * 1024)
+
+/* A daemon read buffer of this size always holds the next request. */
+#define FUSD_MSG_MAX		(FUSD_IO_MAX + 4096)
+
+/* Largest errno a reply may carry (-result). */
+#define FUSD_ERRNO_MAX		511
+
+/* Request opcodes (struct fusd_msg_header.opcode, kernel -> daemon). */
+#define FUSD_OP_OPEN		1
+#define FUSD_OP_RELEASE		2
+#define FUSD_OP_READ		3
+#define FUSD_OP_WRITE		4
+#define FUSD_OP_LLSEEK		5
+#define FUSD_OP_IOCTL		6
+#define FUSD_OP_POLL		7
+#define FUSD_OP_FLUSH		8
+#define FUSD_OP_FSYNC		9
+#define FUSD_OP_MMAP		10
+#define FUSD_OP_INTERRUPT	11
+
+/* Reply opcodes (daemon -> kernel). */
+#define FUSD_OP_REPLY		0x100
+
+/* Common header of every message, both directions. */
+struct fusd_msg_header {
+	__u32 size;		/* header + payload, bytes */
+	__u16 hdr_size;		/* bytes of fixed header; payload follows */
+	__u16 opcode;		/* FUSD_OP_* */
+	__u64 id;		/* request id; a reply echoes it */
+};
+
+/* Request: kernel -> daemon. */
+struct fusd_request {
+	struct fusd_msg_header hdr;
+	__u64 fh;		/* open-file handle id, unique per channel */
+	__u32 pid;		/* caller's thread id, daemon's pid namespace */
+	__u32 tgid;		/* caller's process id, daemon's pid namespace */
+	__u32 uid;		/* caller's fsuid, daemon's user namespace */
+	__u32 gid;		/* caller's fsgid, daemon's user namespace */
+	__u32 f_flags;		/* O_* flags of the caller's open file */
+	__u32 flags;		/* FUSD_REQ_* */
+	union {
+		struct {
+			__s64 offset;	/* file position */
+			__u64 size;	/* bytes to read or write */
+		} rw;
+		struct {
+			__s64 offset;
+			__u32 whence;	/* SEEK_SET, SEEK_CUR, SEEK_END ... */
+			__u32 pad;
+			__s64 pos;	/* current file position */
+		} seek;
+		struct {
+			__u64 id;	/* request that was interrupted */
+		} interrupt;
+		__u64 raw[4];
+	} u;
+};
+
+/* Reply: daemon -> kernel. */
+struct fusd_reply {
+	struct fusd_msg_header hdr;
+	__s64 result;		/* >= 0 return value, < 0 -errno */
+	__s64 offset;		/* new file position, see FUSD_REPLY_SET_OFFSET */
+	__u32 flags;		/* FUSD_REPLY_* */
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* fusd_reply.flags */
+#define FUSD_REPLY_SET_OFFSET	(1U << 0)	/* 'offset' is the new f_pos */
+#define FUSD_REPLY_FLAGS_ALL	FUSD_REPLY_SET_OFFSET
+
+#define FUSD_REQUEST_SIZE_V1_0	80
+#define FUSD_REPLY_SIZE_V1_0	56
+
+/* FUSD_IOC_REGISTER argument. */
+struct fusd_register {
+	__u32 size;		/* sizeof(struct fusd_register) of the caller */
+	__u16 major;		/* in: FUSD_PROTO_MAJOR */
+	__u16 minor;		/* in: FUSD_PROTO_MINOR; out: minor in use */
+	__u32 mode;		/* node permission bits (0777 at most) */
+	__u32 flags;		/* must be 0 */
+	char name[FUSD_NAME_MAX];	/* node path under /dev, NUL-ended */
+	char devname[FUSD_NAME_MAX];	/* sysfs name; "" = derived from name */
+	char clazz[FUSD_NAME_MAX];	/* informational class name, may be "" */
+	__u32 dev_major;	/* out: device number of the new node */
+	__u32 dev_minor;	/* out */
+	__u32 io_max;		/* out: largest read/write payload (bytes) */
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[4];	/* must be 0 */
+};
+
+#define FUSD_REGISTER_SIZE_V1_0	448
+
+/* FUSD_IOC_VERSION argument. */
+struct fusd_version {
+	__u16 major;
+	__u16 minor;
+	__u32 reserved;
+};
+
+#define FUSD_IOC_MAGIC		0xFD
+#define FUSD_IOC_REGISTER	_IOWR(FUSD_IOC_MAGIC, 1, struct fusd_register)
+#define FUSD_IOC_VERSION	_IOR(FUSD_IOC_MAGIC, 2, struct fusd_version)
+
+#endif /* _UAPI_LINUX_FUSD_H */

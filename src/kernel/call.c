@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * Calls: a client's system call travels to the daemon as a request and
+ * comes back as a reply.  This file owns the request queue of a channel,
+ * the daemon's read() and write() of it, reply validation, and the
+ * caller's interruptible wait.
+ */
+#include <linux/pid_namespace.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uidgid.h>
+
+#include "fusd_i.h"
+
+/* Who is calling, as the daemon sees it: its own pid and user namespaces. */
+void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan)
+{
+	struct pid_namespace *pid_ns = ns_of_pid(chan->owner);
+	struct user_namespace *user_ns = chan->cred->user_ns;
+	struct fusd_request *req = call->req;
+
+	req->pid = task_pid_nr_ns(current, pid_ns);
+	req->tgid = task_tgid_nr_ns(current, pid_ns);
+	req->uid = from_kuid_munged(user_ns, current_fsuid());
+	req->gid = from_kgid_munged(user_ns, current_fsgid());
+}
+
+struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
+				size_t payload_len)
+{
+	size_t msg_len = sizeof(struct fusd_request) + payload_len;
+	struct fusd_request *req;
+	struct fusd_call *call;
+
+	call = kvzalloc(struct_size(call, msg, msg_len), GFP_KERNEL);
+	if (!call)
+		return NULL;
+	refcount_set(&call->ref, 1);
+	call->state = FUSD_CALL_NEW;
+	INIT_LIST_HEAD(&call->link);
+	init_completion(&call->done);
+	call->msg_len = msg_len;
+
+	req = (struct fusd_request *)call->msg;
+	call->req = req;
+	req->hdr.size = msg_len;
+	req->hdr.hdr_size = sizeof(*req);
+	req->hdr.opcode = opcode;
+	req->fh = ff->fh;
+	fusd_call_set_caller(call, ff->chan);
+	return call;
+}
+
+void fusd_call_put(struct fusd_call *call)
+{
+	if (!call || !refcount_dec_and_test(&call->ref))
+		return;
+	fusd_call_put(call->undo);
+	kvfree(call->data);
+	kvfree(call);
+}
+
+/* Give the daemon a call; the channel keeps the reference passed in. */
+static void fusd_queue_locked(struct fusd_channel *chan, struct fusd_call *call)
+{
+	lockdep_assert_held(&chan->lock);
+	call->req->hdr.id = ++chan->next_id;
+	call->state = FUSD_CALL_QUEUED;
+	list_add_tail(&call->link, &chan->queue);
+}
+
+long fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
+{
+	spin_lock(&chan->lock);
+	if (chan->dead) {
+		spin_unlock(&chan->lock);
+		return -EPIPE;
+	}
+	refcount_inc(&call->ref);
+	fusd_queue_locked(chan, call);
+	spin_unlock(&chan->lock);
+	wake_up_interruptible(&chan->readers);
+	return 0;
+}
+
+/* Take a call off the channel and drop the channel's reference. */
+static void fusd_unlink_locked(struct fusd_channel *chan,
+			       struct fusd_call *call)
+{
+	lockdep_assert_held(&chan->lock);
+	if (call->state == FUSD_CALL_QUEUED)
+		list_del_init(&call->link);
+	else if (call->state == FUSD_CALL_SENT)
+		hash_del(&call->hnode);
+	call->state = FUSD_CALL_DONE;
+	/* The caller still holds its own reference: this never frees. */
+	refcount_dec(&call->ref);
+}
+
+/*
+ * Wait for the daemon's answer.  A signal ends the wait at once: the call
+ * is withdrawn and -ERESTARTSYS returned (the syscall restarts under
+ * SA_RESTART, else fails with EINTR).  Two calls are never withdrawn once
+ * the daemon may have acted on them, so its view of open files stays
+ * exact: a RELEASE always reaches it, and an OPEN it already read is left
+ * in place with its 'undo' RELEASE, sent if the daemon accepts it late.
+ */
+long fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
+		    bool killable_only)
+{
+	u16 op = call->req->hdr.opcode;
+	int err;
+
+	if (killable_only)
+		err = wait_for_completion_killable(&call->done);
+	else
+		err = wait_for_completion_interruptible(&call->done);
+	if (!err)
+		return call->result;
+
+	spin_lock(&chan->lock);
+	if (call->state == FUSD_CALL_DONE) {
+		/* The answer raced with the signal: use it. */
+		spin_unlock(&chan->lock);
+		return call->result;
+	}
+	if (op == FUSD_OP_RELEASE ||
+	    (op == FUSD_OP_OPEN && call->state == FUSD_CALL_SENT))
+		call->orphan = true;
+	else
+		fusd_unlink_locked(chan, call);
+	spin_unlock(&chan->lock);
+	return -ERESTARTSYS;
+}
+
+bool fusd_channel_has_calls(struct fusd_channel *chan)
+{
+	bool ret;
+
+	spin_lock(&chan->lock);
+	ret = !list_empty(&chan->queue);
+	spin_unlock(&chan->lock);
+	return ret;
+}
+
+/* Put a call the daemon failed to receive back at the head of the queue. */
+static void fusd_requeue(struct fusd_channel *chan, struct fusd_call *call)
+{
+	spin_lock(&chan->lock);
+	if (call->state == FUSD_CALL_SENT) {
+		hash_del(&call->hnode);
+		call->state = FUSD_CALL_QUEUED;
+		list_add(&call->link, &chan->queue);
+	}
+	spin_unlock(&chan->lock);
+}
+
+ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
+				size_t count, bool nonblock)
+{
+	struct fusd_call *call;
+	size_t done = 0;
+	int err;
+
+	spin_lock(&chan->lock);
+	while (list_empty(&chan->queue)) {
+		spin_unlock(&chan->lock);
+		if (nonblock)
+			return -EAGAIN;
+		err = wait_event_interruptible(chan->readers,
+					       fusd_channel_has_calls(chan));
+		if (err)
+			return err;
+		spin_lock(&chan->lock);
+	}
+
+	/* Hand out as many whole requests as fit; never split one. */
+	while (!list_empty(&chan->queue)) {
+		call = list_first_entry(&chan->queue, struct fusd_call, link);
+		if (call->msg_len > count - done)
+			break;
+		list_del_init(&call->link);
+		call->state = FUSD_CALL_SENT;
+		hash_add(chan->sent, &call->hnode, call->req->hdr.id);
+		refcount_inc(&call->ref);
+		spin_unlock(&chan->lock);
+
+		if (copy_to_user(buf + done, call->msg, call->msg_len)) {
+			fusd_requeue(chan, call);
+			fusd_call_put(call);
+			return done ? done : -EFAULT;
+		}
+		done += call->msg_len;
+		fusd_call_put(call);
+		spin_lock(&chan->lock);
+	}
+	spin_unlock(&chan->lock);
+	return done ? done : -EINVAL;
+}
+
+/* Does this reply fit the request it answers?  Never trust the daemon. */
+static bool fusd_reply_ok(const struct fusd_call *call,
+			  const struct fusd_reply *rep, size_t len)
+{
+	const struct fusd_request *req = call->req;
+	s64 res = rep->result;
+
+	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL || rep->reserved0 ||
+	    rep->reserved[0] || rep->reserved[1])
+		return false;
+	if (res < -FUSD_ERRNO_MAX || (res < 0 && len))
+		return false;
+	if (rep->flags & FUSD_REPLY_SET_OFFSET) {
+		if (rep->offset < 0 || (req->hdr.opcode != FUSD_OP_READ &&
+					req->hdr.opcode != FUSD_OP_WRITE))
+			return false;
+	}
+
+	switch (req->hdr.opcode) {
+	case FUSD_OP_OPEN:
+	case FUSD_OP_RELEASE:
+		return res <= 0 && !len;
+	case FUSD_OP_READ:
+		return res < 0 || (res == len && len <= req->u.rw.size);
+	case FUSD_OP_WRITE:
+		return !len && res <= (s64)req->u.rw.size;
+	case FUSD_OP_LLSEEK:
+		return !len;
+	}
+	return false;
+}
+
+static struct fusd_call *fusd_find_sent_locked(struct fusd_channel *chan,
+					       u64 id)
+{
+	struct fusd_call *call;
+
+	hash_for_each_possible(chan->sent, call, hnode, id)
+		if (call->req->hdr.id == id)
+			return call;
+	return NULL;
+}
+
+/*
+ * Apply one reply at 'ubuf'.  Returns the bytes it used, or -errno.
+ * 'avail' is what is left of the daemon's write().
+ */
+static ssize_t fusd_write_one(struct fusd_channel *chan,
+			      const char __user *ubuf, size_t avail)
+{
+	struct fusd_call *call;
+	struct fusd_reply rep;
+	void *data = NULL;
+	size_t len = 0;
+	bool bad;
+
+	if (avail < sizeof(rep))
+		return -EINVAL;
+	if (copy_from_user(&rep, ubuf, sizeof(rep)))
+		return -EFAULT;
+
+	bad = rep.hdr.hdr_size != sizeof(rep) ||
+	      rep.hdr.opcode != FUSD_OP_REPLY ||
+	      rep.hdr.size < sizeof(rep) || rep.hdr.size > avail ||
+	      rep.hdr.size - sizeof(rep) > FUSD_IO_MAX;
+	if (!bad) {
+		len = rep.hdr.size - sizeof(rep);
+		if (len) {
+			data = kvmalloc(len, GFP_KERNEL);
+			if (!data)
+				return -ENOMEM;
+			if (copy_from_user(data, ubuf + sizeof(rep), len)) {
+				kvfree(data);
+				return -EFAULT;
+			}
+		}
+	}
+
+	spin_lock(&chan->lock);
+	call = fusd_find_sent_locked(chan, rep.hdr.id);
+	if (!call) {
+		/* An id we issued whose caller is gone: drop it quietly. */
+		bool late = !bad && rep.hdr.id && rep.hdr.id <= chan->next_id;
+
+		spin_unlock(&chan->lock);
+		kvfree(data);
+		return late ? rep.hdr.size : -EINVAL;
+	}
+
+	if (bad || !fusd_reply_ok(call, &rep, len)) {
+		bad = true;
+		call->result = -EIO;
+	} else {
+		call->result = rep.result;
+		call->offset = rep.offset;
+		call->reply_flags = rep.flags;
+		call->data = data;
+		call->data_len = len;
+		data = NULL;
+	}
+	/* A late yes to an OPEN nobody waits for: close it again. */
+	if (call->orphan && call->undo) {
+		if (!bad && call->result == 0) {
+			fusd_queue_locked(chan, call->undo);
+			call->undo = NULL;
+		}
+	}
+	hash_del(&call->hnode);
+	call->state = FUSD_CALL_DONE;
+	complete(&call->done);
+	spin_unlock(&chan->lock);
+
+	wake_up_interruptible(&chan->readers);
+	fusd_call_put(call);	/* the channel's reference */
+	kvfree(data);
+	return bad ? -EINVAL : rep.hdr.size;
+}
+
+ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
+				   const char __user *buf, size_t count)
+{
+	size_t done = 0;
+	ssize_t ret;
+
+	while (done < count) {
+		ret = fusd_write_one(chan, buf + done, count - done);
+		if (ret < 0)
+			return done ? done : ret;
+		done += ret;
+	}
+	return done;
+}
+
+/* The daemon is gone: every call still on the channel fails with -EPIPE. */
+void fusd_channel_fail_all(struct fusd_channel *chan)
+{
+	struct fusd_call *call, *tmp;
+	struct hlist_node *htmp;
+	LIST_HEAD(failed);
+	int bkt;
+
+	spin_lock(&chan->lock);
+	chan->dead = true;
+	list_splice_init(&chan->queue, &failed);
+	hash_for_each_safe(chan->sent, bkt, htmp, call, hnode) {
+		hash_del(&call->hnode);
+		list_add_tail(&call->link, &failed);
+	}
+	list_for_each_entry(call, &failed, link) {
+		call->state = FUSD_CALL_DONE;
+		call->result = -EPIPE;
+		complete(&call->done);
+	}
+	spin_unlock(&chan->lock);
+
+	list_for_each_entry_safe(call, tmp, &failed, link) {
+		list_del_init(&call->link);
+		fusd_call_put(call);
+	}
+	wake_up_interruptible_all(&chan->readers);
+}

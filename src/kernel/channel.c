@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * The control node /dev/fusd/control.  Each open is a channel: the daemon
+ * registers a device on it, reads requests from it and writes replies to
+ * it.  Closing it (or the daemon dying) removes the device and fails every
+ * call still waiting with -EPIPE.
+ */
+#include <linux/compat.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/pid.h>
+#include <linux/poll.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "fusd_i.h"
+
+static void fusd_channel_free(struct kref *kref)
+{
+	struct fusd_channel *chan =
+		container_of(kref, struct fusd_channel, kref);
+
+	put_pid(chan->owner);
+	put_cred(chan->cred);
+	kfree(chan);
+}
+
+void fusd_channel_put(struct fusd_channel *chan)
+{
+	kref_put(&chan->kref, fusd_channel_free);
+}
+
+static int fusd_control_open(struct inode *inode, struct file *file)
+{
+	struct fusd_channel *chan;
+
+	chan = kzalloc(sizeof(*chan), GFP_KERNEL);
+	if (!chan)
+		return -ENOMEM;
+	kref_init(&chan->kref);
+	spin_lock_init(&chan->lock);
+	INIT_LIST_HEAD(&chan->queue);
+	hash_init(chan->sent);
+	init_waitqueue_head(&chan->readers);
+	mutex_init(&chan->reg_lock);
+	chan->cred = get_cred(file->f_cred);
+	chan->owner = get_task_pid(current, PIDTYPE_TGID);
+	file->private_data = chan;
+	return stream_open(inode, file);
+}
+
+static int fusd_control_release(struct inode *inode, struct file *file)
+{
+	struct fusd_channel *chan = file->private_data;
+
+	fusd_channel_fail_all(chan);
+	mutex_lock(&chan->reg_lock);
+	if (chan->dev) {
+		fusd_device_unregister(chan->dev);
+		chan->dev = NULL;
+	}
+	mutex_unlock(&chan->reg_lock);
+	fusd_channel_put(chan);
+	return 0;
+}
+
+/* chan->dev is set once by REGISTER and cleared only at release. */
+static bool fusd_channel_registered(struct fusd_channel *chan)
+{
+	return READ_ONCE(chan->dev) != NULL;
+}
+
+static ssize_t fusd_control_read(struct file *file, char __user *buf,
+				 size_t count, loff_t *ppos)
+{
+	struct fusd_channel *chan = file->private_data;
+
+	if (!fusd_channel_registered(chan))
+		return -ENODEV;
+	return fusd_channel_read_calls(chan, buf, count,
+				       file->f_flags & O_NONBLOCK);
+}
+
+static ssize_t fusd_control_write(struct file *file, const char __user *buf,
+				  size_t count, loff_t *ppos)
+{
+	struct fusd_channel *chan = file->private_data;
+
+	if (!fusd_channel_registered(chan))
+		return -ENODEV;
+	return fusd_channel_write_replies(chan, buf, count);
+}
+
+static __poll_t fusd_control_poll(struct file *file, poll_table *wait)
+{
+	struct fusd_channel *chan = file->private_data;
+	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
+
+	poll_wait(file, &chan->readers, wait);
+	if (fusd_channel_has_calls(chan))
+		mask |= EPOLLIN | EPOLLRDNORM;
+	return mask;
+}
+
+static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg)
+{
+	struct fusd_register *args;
+	u32 size;
+	long ret;
+
+	if (get_user(size, (u32 __user *)uarg))
+		return -EFAULT;
+	if (size != sizeof(*args))
+		return -EINVAL;
+	args = memdup_user(uarg, sizeof(*args));
+	if (IS_ERR(args))
+		return PTR_ERR(args);
+
+	ret = -EPROTO;
+	if (args->major != FUSD_PROTO_MAJOR)
+		goto out;
+	ret = -EINVAL;
+	if (args->flags || args->reserved0 || memchr_inv(args->reserved, 0,
+							 sizeof(args->reserved)))
+		goto out;
+
+	mutex_lock(&chan->reg_lock);
+	if (chan->dev) {
+		ret = -EBUSY;
+	} else {
+		chan->proto_minor = min_t(u16, args->minor, FUSD_PROTO_MINOR);
+		args->minor = chan->proto_minor;
+		args->io_max = FUSD_IO_MAX;
+		ret = fusd_device_register(chan, args);
+	}
+	mutex_unlock(&chan->reg_lock);
+	if (!ret && copy_to_user(uarg, args, sizeof(*args)))
+		ret = -EFAULT;	/* the device stays; the daemon may close */
+out:
+	kfree(args);
+	return ret;
+}
+
+static long fusd_control_ioctl(struct file *file, unsigned int cmd,
+			       unsigned long arg)
+{
+	struct fusd_channel *chan = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	struct fusd_version ver = {
+		.major = FUSD_PROTO_MAJOR,
+		.minor = FUSD_PROTO_MINOR,
+	};
+
+	switch (cmd) {
+	case FUSD_IOC_REGISTER:
+		return fusd_ioc_register(chan, uarg);
+	case FUSD_IOC_VERSION:
+		return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
+	}
+	return -ENOTTY;
+}
+
+static const struct file_operations fusd_control_fops = {
+	.owner = THIS_MODULE,
+	.open = fusd_control_open,
+	.release = fusd_control_release,
+	.read = fusd_control_read,
+	.write = fusd_control_write,
+	.poll = fusd_control_poll,
+	.unlocked_ioctl = fusd_control_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice fusd_control_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "fusd-control",
+	.nodename = FUSD_CONTROL_NAME,
+	/* Access is granted to a group by udev; root only by default. */
+	.mode = 0600,
+	.fops = &fusd_control_fops,
+};
+
+int fusd_control_init(void)
+{
+	return misc_register(&fusd_control_misc);
+}
+
+void fusd_control_exit(void)
+{
+	misc_deregister(&fusd_control_misc);
+}

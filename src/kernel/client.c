@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * File operations of a registered device: each one becomes a call to the
+ * daemon that registered it.
+ */
+#include <linux/fs.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "fusd_i.h"
+
+static struct fusd_call *fusd_client_call(struct file *file,
+					  struct fusd_file *ff, u16 opcode,
+					  size_t payload_len)
+{
+	struct fusd_call *call = fusd_call_new(ff, opcode, payload_len);
+
+	if (call)
+		call->req->f_flags = file->f_flags;
+	return call;
+}
+
+/* Send a call and wait for its answer. */
+static long fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
+{
+	long ret = fusd_call_submit(ff->chan, call);
+
+	return ret ? ret : fusd_call_wait(ff->chan, call, false);
+}
+
+static void fusd_client_update_pos(const struct fusd_call *call, loff_t *ppos)
+{
+	if (call->reply_flags & FUSD_REPLY_SET_OFFSET)
+		*ppos = call->offset;
+	else
+		*ppos += call->result;
+}
+
+static int fusd_client_open(struct inode *inode, struct file *file)
+{
+	struct fusd_device *fdev =
+		container_of(inode->i_cdev, struct fusd_device, cdev);
+	struct fusd_channel *chan = fdev->chan;
+	struct fusd_call *call = NULL;
+	struct fusd_file *ff;
+	long ret = -ENOMEM;
+
+	ff = kzalloc(sizeof(*ff), GFP_KERNEL);
+	if (!ff)
+		return -ENOMEM;
+	ff->fdev = fdev;
+	ff->chan = chan;
+	spin_lock(&chan->lock);
+	ff->fh = ++chan->next_fh;
+	spin_unlock(&chan->lock);
+
+	/* Allocated now so that close() can never fail to reach the daemon. */
+	ff->release = fusd_client_call(file, ff, FUSD_OP_RELEASE, 0);
+	if (!ff->release)
+		goto out;
+	call = fusd_client_call(file, ff, FUSD_OP_OPEN, 0);
+	if (!call)
+		goto out;
+	call->undo = ff->release;
+	ff->release = NULL;
+
+	ret = fusd_client_run(ff, call);
+	if (ret == -EPIPE)
+		ret = -ENODEV;	/* the daemon is gone */
+	if (!ret) {
+		ff->release = call->undo;
+		call->undo = NULL;
+		file->private_data = ff;
+	}
+out:
+	fusd_call_put(call);
+	if (ret) {
+		fusd_call_put(ff->release);
+		kfree(ff);
+	}
+	return ret;
+}
+
+static int fusd_client_release(struct inode *inode, struct file *file)
+{
+	struct fusd_file *ff = file->private_data;
+	struct fusd_call *call = ff->release;
+
+	fusd_call_set_caller(call, ff->chan);
+	call->req->f_flags = file->f_flags;
+	/* close() cannot fail; a fatal signal only stops the waiting. */
+	if (!fusd_call_submit(ff->chan, call))
+		fusd_call_wait(ff->chan, call, true);
+	fusd_call_put(call);
+	kfree(ff);
+	return 0;
+}
+
+static ssize_t fusd_client_read(struct file *file, char __user *buf,
+				size_t count, loff_t *ppos)
+{
+	struct fusd_file *ff = file->private_data;
+	struct fusd_call *call;
+	ssize_t ret;
+
+	call = fusd_client_call(file, ff, FUSD_OP_READ, 0);
+	if (!call)
+		return -ENOMEM;
+	call->req->u.rw.offset = *ppos;
+	call->req->u.rw.size = min_t(size_t, count, FUSD_IO_MAX);
+
+	ret = fusd_client_run(ff, call);
+	if (ret >= 0) {
+		if (copy_to_user(buf, call->data, call->data_len))
+			ret = -EFAULT;
+		else
+			fusd_client_update_pos(call, ppos);
+	}
+	fusd_call_put(call);
+	return ret;
+}
+
+static ssize_t fusd_client_write(struct file *file, const char __user *buf,
+				 size_t count, loff_t *ppos)
+{
+	struct fusd_file *ff = file->private_data;
+	size_t size = min_t(size_t, count, FUSD_IO_MAX);
+	struct fusd_call *call;
+	ssize_t ret;
+
+	call = fusd_client_call(file, ff, FUSD_OP_WRITE, size);
+	if (!call)
+		return -ENOMEM;
+	call->req->u.rw.offset = *ppos;
+	call->req->u.rw.size = size;
+	if (copy_from_user(call->req + 1, buf, size)) {
+		fusd_call_put(call);
+		return -EFAULT;
+	}
+
+	ret = fusd_client_run(ff, call);
+	if (ret >= 0)
+		fusd_client_update_pos(call, ppos);
+	fusd_call_put(call);
+	return ret;
+}
+
+static loff_t fusd_client_llseek(struct file *file, loff_t offset, int whence)
+{
+	struct fusd_file *ff = file->private_data;
+	struct fusd_call *call;
+	loff_t ret;
+
+	call = fusd_client_call(file, ff, FUSD_OP_LLSEEK, 0);
+	if (!call)
+		return -ENOMEM;
+	call->req->u.seek.offset = offset;
+	call->req->u.seek.whence = whence;
+	call->req->u.seek.pos = file->f_pos;
+
+	ret = fusd_client_run(ff, call);
+	if (ret >= 0)
+		file->f_pos = ret;
+	fusd_call_put(call);
+	return ret;
+}
+
+const struct file_operations fusd_client_fops = {
+	.owner = THIS_MODULE,
+	.open = fusd_client_open,
+	.release = fusd_client_release,
+	.read = fusd_client_read,
+	.write = fusd_client_write,
+	.llseek = fusd_client_llseek,
+};

@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause */
+/*
+ * fusd internal declarations shared by the module's files.
+ *
+ * Objects and their lifetimes:
+ *
+ *   fusd_channel  one open of /dev/fusd/control, i.e. one daemon endpoint.
+ *                 Refcounted (kref): the control file holds one reference,
+ *                 a registered fusd_device holds one.
+ *   fusd_device   the character device a channel registered.  Embeds the
+ *                 struct device (class "fusd") and the cdev; freed by the
+ *                 device release callback once the node is gone and the
+ *                 last client file is closed.
+ *   fusd_file     one open of a fusd device by a client (file->private_data).
+ *                 Holds a reference on its fusd_device.
+ *   fusd_call     one client system call travelling to the daemon and back.
+ *                 Refcounted: the caller holds one reference, the channel
+ *                 one while the call is queued or awaiting its reply.
+ */
+#ifndef FUSD_I_H
+#define FUSD_I_H
+
+#include <linux/cdev.h>
+#include <linux/completion.h>
+#include <linux/cred.h>
+#include <linux/device.h>
+#include <linux/hashtable.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include <linux/fusd.h>
+
+#include "compat.h"
+
+struct fusd_device;
+
+struct fusd_channel {
+	struct kref kref;
+	spinlock_t lock;		/* protects everything below */
+	struct list_head queue;		/* calls not yet read by the daemon */
+	DECLARE_HASHTABLE(sent, 6);	/* calls read, awaiting a reply */
+	u64 next_id;			/* last request id issued */
+	u64 next_fh;			/* last open-file handle issued */
+	bool dead;			/* daemon gone: every call fails */
+	wait_queue_head_t readers;	/* daemon threads waiting for calls */
+
+	struct mutex reg_lock;		/* serialises REGISTER and teardown */
+	struct fusd_device *dev;	/* registered device, or NULL */
+	u16 proto_minor;		/* negotiated protocol minor */
+
+	const struct cred *cred;	/* daemon's credentials at open */
+	struct pid *owner;		/* daemon's thread group (pid ns too) */
+};
+
+struct fusd_device {
+	struct device dev;
+	struct cdev cdev;
+	struct fusd_channel *chan;	/* reference held until release */
+	struct list_head entry;		/* in the registry */
+	char name[FUSD_NAME_MAX];	/* node path under /dev */
+	umode_t mode;
+	kuid_t uid;
+	kgid_t gid;
+	int minor;
+};
+
+struct fusd_file {
+	struct fusd_device *fdev;	/* kept alive by the cdev reference */
+	struct fusd_channel *chan;	/* kept alive by fdev */
+	u64 fh;
+	struct fusd_call *release;	/* prepared at open, sent at close */
+};
+
+enum fusd_call_state {
+	FUSD_CALL_NEW,		/* not yet queued */
+	FUSD_CALL_QUEUED,	/* on chan->queue */
+	FUSD_CALL_SENT,		/* in chan->sent, daemon has read it */
+	FUSD_CALL_DONE,		/* answered (or failed), off the channel */
+};
+
+struct fusd_call {
+	refcount_t ref;
+	enum fusd_call_state state;
+	struct list_head link;		/* chan->queue */
+	struct hlist_node hnode;	/* chan->sent */
+	struct completion done;
+	bool orphan;			/* caller gave up; channel frees it */
+
+	/* What the daemon reads: request header then payload. */
+	struct fusd_request *req;	/* points into msg */
+	size_t msg_len;
+
+	/* OPEN only: the RELEASE that undoes it.  If the caller gives up
+	 * after the daemon read the OPEN and the daemon accepts it late,
+	 * the channel sends this RELEASE so the open is closed exactly once.
+	 */
+	struct fusd_call *undo;
+
+	/* The answer. */
+	s64 result;
+	s64 offset;
+	u32 reply_flags;
+	void *data;			/* reply payload (READ) */
+	size_t data_len;
+
+	/* Request header and payload, contiguous. */
+	u8 msg[] __aligned(8);
+};
+
+/* channel.c: the control node */
+int fusd_control_init(void);
+void fusd_control_exit(void);
+void fusd_channel_put(struct fusd_channel *chan);
+
+/* call.c: requests and replies */
+struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
+				size_t payload_len);
+void fusd_call_put(struct fusd_call *call);
+void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan);
+long fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call);
+long fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
+		    bool killable_only);
+ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
+				size_t count, bool nonblock);
+ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
+				   const char __user *buf, size_t count);
+void fusd_channel_fail_all(struct fusd_channel *chan);
+bool fusd_channel_has_calls(struct fusd_channel *chan);
+
+/* registry.c: device names, nodes and minors */
+int fusd_registry_init(void);
+void fusd_registry_exit(void);
+int fusd_device_register(struct fusd_channel *chan,
+			 struct fusd_register *args);
+void fusd_device_unregister(struct fusd_device *fdev);
+
+/* client.c: file operations of a registered device */
+extern const struct file_operations fusd_client_fops;
+
+#endif /* FUSD_I_H */
