@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file fusd.h
+ * @brief libfusd: write a Linux character device as an ordinary program.
+ *
+ * A driver registers a name with fusd_register(); /dev/NAME appears.  Every
+ * open, read, write, ... that any process makes on it calls one of the
+ * driver's callbacks, and what the callback returns is what the system
+ * call returns.  This API is source compatible with the classic FUSD
+ * library (2003, kor/Godzil line): a classic driver compiles unchanged.
+ *
+ * Callbacks return a value >= 0 on success or a negative errno
+ * (e.g. -EINVAL) on failure, as a kernel driver would.  A callback may
+ * instead return -FUSD_NOREPLY to answer later with fusd_return().
+ *
+ * The wire protocol under this library is documented in <linux/fusd.h>.
+ */
+#ifndef FUSD_H
+#define FUSD_H
+
+#include <sys/types.h>
+#include <sys/select.h>
+
+#include <linux/fusd.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Library version, derived from the project version. */
+#define FUSD_LIB_VERSION_MAJOR 1
+
+/**
+ * Return -FUSD_NOREPLY from a callback to leave the caller blocked; answer
+ * later with fusd_return() (or drop with fusd_destroy()).
+ */
+#define FUSD_NOREPLY 0x1000
+
+/** Poll bits of the classic poll_diff protocol. */
+#define FUSD_NOTIFY_INPUT  0x1
+#define FUSD_NOTIFY_OUTPUT 0x2
+#define FUSD_NOTIFY_EXCEPT 0x4
+
+/** Marks the kor/Godzil-compatible API (6-argument fusd_register). */
+#define FUSD_KOR_HACKED_VERSION
+
+struct fusd_file_info;
+
+/**
+ * Callbacks of a device.  Any may be NULL: a missing open/close succeeds,
+ * a missing read/write/ioctl fails with -EINVAL/-EINVAL/-ENOTTY.
+ */
+typedef struct fusd_file_operations {
+	/** A process opened the device.  Return 0 to accept. */
+	int (*open)(struct fusd_file_info *file);
+	/** Last close of a successfully opened file; called exactly once. */
+	int (*close)(struct fusd_file_info *file);
+	/** Fill up to @p length bytes of @p buffer; return the count. */
+	ssize_t (*read)(struct fusd_file_info *file, char *buffer,
+			size_t length, loff_t *offset);
+	/** Consume up to @p length bytes; return how many were taken. */
+	ssize_t (*write)(struct fusd_file_info *file, const char *buffer,
+			 size_t length, loff_t *offset);
+	/** ioctl(2).  (Protocol 1.1; not yet delivered by this version.) */
+	int (*ioctl)(struct fusd_file_info *file, int request, void *data);
+	/** Classic poll protocol.  (Protocol 1.1; not yet delivered.) */
+	int (*poll_diff)(struct fusd_file_info *file,
+			 unsigned int cached_state);
+	/** A blocked caller was interrupted.  (Protocol 1.1.) */
+	int (*unblock)(struct fusd_file_info *file);
+	/** mmap(2).  (Later protocol version; not yet delivered.) */
+	int (*mmap)(struct fusd_file_info *file, int offset, size_t length,
+		    int flags, void **addr, size_t *out_length);
+	/* fusd additions, not in classic FUSD: */
+	/**
+	 * lseek(2).  Return the new position or -errno.  When NULL, SEEK_SET
+	 * and SEEK_CUR move the position and anything else fails -EINVAL,
+	 * like the kernel's default for a device without a size.
+	 */
+	loff_t (*llseek)(struct fusd_file_info *file, loff_t offset,
+			 int whence);
+} fusd_file_operations_t;
+
+struct fusd_request;
+
+/**
+ * What a callback knows about the call it is answering.  One is made per
+ * request; private_data is carried from call to call of the same open file.
+ */
+typedef struct fusd_file_info {
+	/** What was passed to fusd_register(); changing it has no effect. */
+	void *device_info;
+	/** Per-open-file data the driver may set (e.g. in open). */
+	void *private_data;
+	/** O_* flags of the caller's open file. */
+	unsigned int flags;
+	pid_t pid;	/**< caller's process id (daemon's pid namespace) */
+	uid_t uid;	/**< caller's fsuid (daemon's user namespace) */
+	gid_t gid;	/**< caller's fsgid */
+
+	/* ---- library-private below: do not touch ---- */
+	int fd;				/**< channel of the device */
+	struct fusd_request *fusd_msg;	/**< the request being answered */
+} fusd_file_info_t;
+
+/**
+ * Create /dev/NAME and attach callbacks to it.
+ *
+ * @param name   node path; a leading "/dev/" is skipped.  Sub-directories
+ *               are allowed ("drums/bam").  Characters: letters, digits,
+ *               "-_.+:@" and "/".
+ * @param clazz  class name, kept for information (may be NULL).
+ * @param devname name under /sys/class/fusd/ (NULL or "": derived from
+ *               name, with '/' turned into '!').
+ * @param mode   permission bits of the node (at most 0777).
+ * @param device_info passed back in every fusd_file_info.
+ * @param fops   callbacks; the table must outlive the device.
+ * @return the device's channel descriptor (>= 0), or -1 with errno set:
+ *         EEXIST name taken, EINVAL bad name or mode, ENAMETOOLONG,
+ *         ENOENT/ENODEV fusd module not loaded, EACCES no access to
+ *         /dev/fusd/control.
+ */
+int fusd_register(const char *name, const char *clazz, const char *devname,
+		  mode_t mode, void *device_info,
+		  struct fusd_file_operations *fops);
+
+/** Remove a device: its node disappears and open files fail with EPIPE.
+ * @return 0, or -1 with errno EBADF if @p fd is not a fusd device. */
+int fusd_unregister(int fd);
+
+/**
+ * Answer a call that a callback deferred with -FUSD_NOREPLY, then free
+ * @p file.  For a read, the data must already be in fusd_get_read_buffer().
+ * @return 0, or -1 with errno set (EINVAL: the kernel refused the reply).
+ */
+int fusd_return(struct fusd_file_info *file, ssize_t retval);
+
+/** Free a deferred fusd_file_info without answering (e.g. after close). */
+void fusd_destroy(struct fusd_file_info *file);
+
+/** Read and handle the pending requests of one device channel. */
+void fusd_dispatch(int fd);
+
+/** Serve every registered device until none is left.  Uses poll(), so any
+ * descriptor number works. */
+void fusd_run(void);
+
+/** Add every device channel to @p set and raise @p *max accordingly.
+ * Channels numbered FD_SETSIZE or above cannot be put in an fd_set and
+ * are skipped: use fusd_run() or poll() on them instead. */
+void fusd_fdset_add(fd_set *set, int *max);
+
+/** fusd_dispatch() every device channel that is set in @p set. */
+void fusd_dispatch_fdset(fd_set *set);
+
+/** Classic "RWE" rendering of FUSD_NOTIFY_* bits (static ring buffer). */
+char *fusd_unparse_flags(int flags);
+
+/** @name Direct access to the request being answered. */
+/**@{*/
+int fusd_get_call_type(struct fusd_file_info *file); /**< FUSD_OP_* */
+char *fusd_get_read_buffer(struct fusd_file_info *file);
+const char *fusd_get_write_buffer(struct fusd_file_info *file);
+size_t fusd_get_length(struct fusd_file_info *file);
+loff_t *fusd_get_offset(struct fusd_file_info *file);
+/**@}*/
+
+/** Classic helper: register with a table built in place; prints a
+ * warning if registration fails. */
+#define fusd_simple_register(name, clazz, devname, perms, arg, ops...)      \
+	do {                                                                \
+		static struct fusd_file_operations fusd_simple_fops_ = { ops }; \
+		if (fusd_register(name, clazz, devname, perms, arg,         \
+				  &fusd_simple_fops_) < 0)                  \
+			perror("warning: fusd unavailable");                \
+	} while (0)
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FUSD_H */

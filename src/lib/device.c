@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * The device table (channel descriptor -> device) and the calls that
+ * manage it: register, unregister, run loops.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "libfusd_i.h"
+
+#define FUSD_CONTROL_PATH "/dev/" FUSD_CONTROL_NAME
+
+static pthread_mutex_t fusd_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fusd_dev **fusd_table;	/* indexed by descriptor */
+static size_t fusd_table_len;
+
+void fusd_lock(void)
+{
+	pthread_mutex_lock(&fusd_table_lock);
+}
+
+void fusd_unlock(void)
+{
+	pthread_mutex_unlock(&fusd_table_lock);
+}
+
+/* Drop one reference to an open record; called with the table lock. */
+void fusd_open_put(struct fusd_open *o)
+{
+	if (o && --o->refs == 0)
+		free(o);
+}
+
+/* Drop one reference to a device; called with the table lock. */
+void fusd_dev_put_locked(struct fusd_dev *dev)
+{
+	struct fusd_open *o, *next;
+	int i;
+
+	if (--dev->refs)
+		return;
+	for (i = 0; i < FUSD_OPEN_BUCKETS; i++) {
+		for (o = dev->opens[i]; o; o = next) {
+			next = o->next;
+			fusd_open_put(o);
+		}
+	}
+	free(dev);
+}
+
+void fusd_dev_put(struct fusd_dev *dev)
+{
+	fusd_lock();
+	fusd_dev_put_locked(dev);
+	fusd_unlock();
+}
+
+/* Look up a device by descriptor and take a reference; NULL if fd is not
+ * one of ours.
+ */
+struct fusd_dev *fusd_dev_get(int fd)
+{
+	struct fusd_dev *dev = NULL;
+
+	fusd_lock();
+	if (fd >= 0 && (size_t)fd < fusd_table_len)
+		dev = fusd_table[fd];
+	if (dev)
+		dev->refs++;
+	fusd_unlock();
+	return dev;
+}
+
+/* Serve requests arriving on 'fd' with 'fops' (no kernel call made). */
+struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
+				 struct fusd_file_operations *fops)
+{
+	struct fusd_dev *dev;
+
+	if (fd < 0 || !fops) {
+		errno = EINVAL;
+		return NULL;
+	}
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return NULL;
+	dev->fd = fd;
+	dev->refs = 1;
+	dev->fops = fops;
+	dev->device_info = device_info;
+
+	fusd_lock();
+	if ((size_t)fd >= fusd_table_len) {
+		size_t len = (size_t)fd + 16;
+		struct fusd_dev **t = realloc(fusd_table, len * sizeof(*t));
+
+		if (!t) {
+			fusd_unlock();
+			goto err;
+		}
+		memset(t + fusd_table_len, 0,
+		       (len - fusd_table_len) * sizeof(*t));
+		fusd_table = t;
+		fusd_table_len = len;
+	}
+	fusd_table[fd] = dev;
+	fusd_unlock();
+	return dev;
+err:
+	free(dev);
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Copy a string into a fixed ioctl field; fail if it does not fit. */
+static int fusd_set_field(char *dst, const char *src)
+{
+	size_t len = src ? strlen(src) : 0;
+
+	if (len >= FUSD_NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (len)
+		memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+FUSD_API int fusd_register(const char *name, const char *clazz,
+			   const char *devname, mode_t mode, void *device_info,
+			   struct fusd_file_operations *fops)
+{
+	struct fusd_register reg;
+	int fd, saved;
+
+	if (!name || !fops) {
+		errno = EINVAL;
+		return -1;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.size = sizeof(reg);
+	reg.major = FUSD_PROTO_MAJOR;
+	reg.minor = FUSD_PROTO_MINOR;
+	reg.mode = mode;
+	if (fusd_set_field(reg.name, name) ||
+	    fusd_set_field(reg.devname, devname) ||
+	    fusd_set_field(reg.clazz, clazz))
+		return -1;
+
+	fd = open(FUSD_CONTROL_PATH, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (ioctl(fd, FUSD_IOC_REGISTER, &reg) < 0)
+		goto err;
+	if (!fusd_dev_attach(fd, device_info, fops))
+		goto err;
+	return fd;
+err:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+
+FUSD_API int fusd_unregister(int fd)
+{
+	struct fusd_dev *dev = NULL;
+
+	fusd_lock();
+	if (fd >= 0 && (size_t)fd < fusd_table_len) {
+		dev = fusd_table[fd];
+		fusd_table[fd] = NULL;
+	}
+	if (dev) {
+		/* Closing the channel removes the node and fails pending
+		 * calls; deferred calls still held by the driver see -1.
+		 */
+		close(fd);
+		dev->fd = -1;
+		fusd_dev_put_locked(dev);
+	}
+	fusd_unlock();
+	if (!dev) {
+		errno = EBADF;
+		return -1;
+	}
+	return 0;
+}
+
+FUSD_API void fusd_fdset_add(fd_set *set, int *max)
+{
+	size_t i;
+
+	fusd_lock();
+	for (i = 0; i < fusd_table_len && i < FD_SETSIZE; i++) {
+		if (!fusd_table[i])
+			continue;
+		FD_SET((int)i, set);
+		if ((int)i > *max)
+			*max = (int)i;
+	}
+	fusd_unlock();
+}
+
+FUSD_API void fusd_dispatch_fdset(fd_set *set)
+{
+	int fd;
+
+	for (fd = 0; fd < FD_SETSIZE; fd++) {
+		struct fusd_dev *dev;
+
+		if (!FD_ISSET(fd, set))
+			continue;
+		dev = fusd_dev_get(fd);
+		if (dev) {
+			fusd_dev_put(dev);
+			fusd_dispatch(fd);
+		}
+	}
+}
+
+/* Snapshot the registered descriptors into a pollfd array. */
+static size_t fusd_pollfds(struct pollfd **fds, size_t *cap)
+{
+	size_t i, n = 0;
+
+	fusd_lock();
+	if (*cap < fusd_table_len) {
+		struct pollfd *p = realloc(*fds, fusd_table_len * sizeof(*p));
+
+		if (p) {
+			*fds = p;
+			*cap = fusd_table_len;
+		}
+	}
+	for (i = 0; i < fusd_table_len && n < *cap; i++) {
+		if (!fusd_table[i])
+			continue;
+		(*fds)[n].fd = (int)i;
+		(*fds)[n].events = POLLIN;
+		(*fds)[n].revents = 0;
+		n++;
+	}
+	fusd_unlock();
+	return n;
+}
+
+FUSD_API void fusd_run(void)
+{
+	struct pollfd *fds = NULL;
+	size_t cap = 0, n, i;
+
+	while ((n = fusd_pollfds(&fds, &cap)) > 0) {
+		if (poll(fds, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("fusd_run: poll");
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (fds[i].revents & POLLNVAL) {
+				fprintf(stderr, "fusd_run: descriptor %d closed "
+					"without fusd_unregister\n", fds[i].fd);
+				fusd_unregister(fds[i].fd);
+			} else if (fds[i].revents) {
+				fusd_dispatch(fds[i].fd);
+			}
+		}
+	}
+	free(fds);
+}

@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Dispatch: turn each request read from a channel into a driver callback,
+ * and the callback's result (now, or later through fusd_return) into a
+ * reply.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "libfusd_i.h"
+
+static struct fusd_open **fusd_open_slot(struct fusd_dev *dev, uint64_t fh)
+{
+	struct fusd_open **p = &dev->opens[fh % FUSD_OPEN_BUCKETS];
+
+	while (*p && (*p)->fh != fh)
+		p = &(*p)->next;
+	return p;
+}
+
+
+/* Forget an open file (after close or a refused open). */
+static void fusd_open_remove(struct fusd_dev *dev, struct fusd_open *o)
+{
+	struct fusd_open **p = fusd_open_slot(dev, o->fh);
+
+	if (*p == o) {
+		*p = o->next;
+		fusd_open_put(o);	/* the table's reference */
+	}
+}
+
+static void fusd_ctx_free(struct fusd_call_ctx *ctx)
+{
+	fusd_lock();
+	fusd_open_put(ctx->open);
+	fusd_dev_put_locked(ctx->dev);
+	fusd_unlock();
+	free(ctx);
+}
+
+static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
+					  const struct fusd_request *req,
+					  size_t cap)
+{
+	struct fusd_call_ctx *ctx = calloc(1, sizeof(*ctx) + cap);
+	struct fusd_open *o;
+
+	if (!ctx)
+		return NULL;
+	ctx->req = *req;
+	ctx->cap = cap;
+	ctx->offset = req->u.rw.offset;
+	ctx->info.device_info = dev->device_info;
+	ctx->info.flags = req->f_flags;
+	ctx->info.pid = (pid_t)req->tgid;
+	ctx->info.uid = (uid_t)req->uid;
+	ctx->info.gid = (gid_t)req->gid;
+	ctx->info.fd = dev->fd;
+	ctx->info.fusd_msg = &ctx->req;
+
+	fusd_lock();
+	ctx->dev = dev;
+	dev->refs++;
+	if (req->hdr.opcode == FUSD_OP_OPEN) {
+		o = calloc(1, sizeof(*o));
+		if (o) {
+			struct fusd_open **p = fusd_open_slot(dev, req->fh);
+
+			o->fh = req->fh;
+			o->refs = 1;
+			o->next = *p;
+			*p = o;
+		}
+	} else {
+		o = *fusd_open_slot(dev, req->fh);
+	}
+	if (o) {
+		o->refs++;
+		ctx->open = o;
+		ctx->info.private_data = o->private_data;
+		ctx->private_in = o->private_data;
+	}
+	fusd_unlock();
+	if (!o && req->hdr.opcode == FUSD_OP_OPEN) {
+		fusd_ctx_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Send a reply straight from a request (no driver involved). */
+static void fusd_reply_now(struct fusd_dev *dev, const struct fusd_request *req,
+			   long long result)
+{
+	struct fusd_reply rep;
+	size_t len = fusd_proto_reply(&rep, req, result, -1, 0);
+
+	if (write(dev->fd, &rep, len) < 0 && errno != EPIPE)
+		perror("fusd: reply");
+}
+
+static long long fusd_call_driver(struct fusd_call_ctx *ctx,
+				  const char *payload)
+{
+	struct fusd_file_operations *fops = ctx->dev->fops;
+	struct fusd_file_info *info = &ctx->info;
+
+	switch (ctx->req.hdr.opcode) {
+	case FUSD_OP_OPEN:
+		return fops->open ? fops->open(info) : 0;
+	case FUSD_OP_RELEASE:
+		return fops->close ? fops->close(info) : 0;
+	case FUSD_OP_READ:
+		if (!fops->read)
+			return -EINVAL;
+		return fops->read(info, ctx->data, ctx->cap, &ctx->offset);
+	case FUSD_OP_WRITE:
+		if (!fops->write)
+			return -EINVAL;
+		memcpy(ctx->data, payload, ctx->cap);
+		return fops->write(info, ctx->data, ctx->cap, &ctx->offset);
+	case FUSD_OP_LLSEEK:
+		if (fops->llseek)
+			return fops->llseek(info, ctx->req.u.seek.offset,
+					    (int)ctx->req.u.seek.whence);
+		return fusd_proto_default_llseek(&ctx->req);
+	}
+	return -ENOSYS;
+}
+
+static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
+			const char *payload, size_t payload_len)
+{
+	struct fusd_call_ctx *ctx;
+	size_t cap = 0;
+	long long ret;
+
+	switch (req->hdr.opcode) {
+	case FUSD_OP_READ:
+		cap = req->u.rw.size;
+		break;
+	case FUSD_OP_WRITE:
+		cap = payload_len;
+		break;
+	case FUSD_OP_OPEN:
+	case FUSD_OP_RELEASE:
+	case FUSD_OP_LLSEEK:
+		break;
+	default:
+		/* A request this library does not know: refuse it. */
+		fusd_reply_now(dev, req, -ENOSYS);
+		return;
+	}
+	if (cap > FUSD_IO_MAX) {
+		fusd_reply_now(dev, req, -EIO);
+		return;
+	}
+
+	ctx = fusd_ctx_new(dev, req, cap);
+	if (!ctx) {
+		fusd_reply_now(dev, req, -ENOMEM);
+		return;
+	}
+	ret = fusd_call_driver(ctx, payload);
+	if (ret == -FUSD_NOREPLY)
+		return;	/* the driver answers later with fusd_return() */
+	fusd_return(&ctx->info, (ssize_t)ret);
+}
+
+/* Handle every request in one read() batch. */
+void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len)
+{
+	struct fusd_request req;
+	const char *payload;
+	size_t off = 0, plen;
+	int r;
+
+	while ((r = fusd_proto_next(buf, len, &off, &req, &payload,
+				    &plen)) > 0)
+		fusd_handle(dev, &req, payload, plen);
+	if (r < 0)
+		fprintf(stderr, "fusd: malformed request batch from kernel\n");
+}
+
+/* Each dispatching thread reads into its own buffer. */
+static pthread_key_t fusd_buf_key;
+static pthread_once_t fusd_buf_once = PTHREAD_ONCE_INIT;
+
+static void fusd_buf_key_init(void)
+{
+	pthread_key_create(&fusd_buf_key, free);
+}
+
+static char *fusd_thread_buffer(void)
+{
+	char *buf;
+
+	pthread_once(&fusd_buf_once, fusd_buf_key_init);
+	buf = pthread_getspecific(fusd_buf_key);
+	if (!buf) {
+		buf = malloc(FUSD_MSG_MAX);
+		if (buf && pthread_setspecific(fusd_buf_key, buf)) {
+			free(buf);
+			buf = NULL;
+		}
+	}
+	return buf;
+}
+
+FUSD_API void fusd_dispatch(int fd)
+{
+	struct fusd_dev *dev = fusd_dev_get(fd);
+	char *buf = fusd_thread_buffer();
+	ssize_t n;
+
+	if (!dev) {
+		fprintf(stderr, "fusd_dispatch: %d is not a fusd device\n", fd);
+		return;
+	}
+	if (!buf) {
+		perror("fusd_dispatch");
+		fusd_dev_put(dev);
+		return;
+	}
+	n = read(fd, buf, FUSD_MSG_MAX);
+	if (n < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			perror("fusd_dispatch: read");
+	} else {
+		fusd_dispatch_buffer(dev, buf, (size_t)n);
+	}
+	fusd_dev_put(dev);
+}
+
+FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
+{
+	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+	size_t data_len = 0, len;
+	int fd, ret = 0, err = 0;
+	uint16_t op;
+
+	if (!file) {
+		errno = EINVAL;
+		return -1;
+	}
+	op = ctx->req.hdr.opcode;
+	if (op == FUSD_OP_READ && retval > 0) {
+		if ((size_t)retval > ctx->cap) {
+			fprintf(stderr, "fusd: read callback returned %zd, "
+				"more than the %zu bytes asked for\n", retval,
+				ctx->cap);
+			retval = -EIO;
+		} else {
+			data_len = (size_t)retval;
+		}
+	}
+
+	fusd_lock();
+	fd = ctx->dev->fd;	/* -1 once the device is unregistered */
+	if (ctx->open) {
+		if (file->private_data != ctx->private_in)
+			ctx->open->private_data = file->private_data;
+		if ((op == FUSD_OP_OPEN && retval != 0) ||
+		    op == FUSD_OP_RELEASE)
+			fusd_open_remove(ctx->dev, ctx->open);
+	}
+	fusd_unlock();
+
+	len = fusd_proto_reply(&ctx->reply, &ctx->req, retval, ctx->offset,
+			       data_len);
+	if (fd < 0) {
+		ret = -1;
+		err = EPIPE;
+	} else if (write(fd, &ctx->reply, len) < 0) {
+		ret = -1;
+		err = errno;
+	}
+	fusd_ctx_free(ctx);
+	errno = err ? err : errno;
+	return ret;
+}
+
+FUSD_API void fusd_destroy(struct fusd_file_info *file)
+{
+	if (file)
+		fusd_ctx_free((struct fusd_call_ctx *)file);
+}
