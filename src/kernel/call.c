@@ -286,7 +286,7 @@ static ssize_t fusd_write_one(struct fusd_channel *chan,
 
 		spin_unlock(&chan->lock);
 		kvfree(data);
-		return late ? rep.hdr.size : -EINVAL;
+		return late ? (ssize_t)rep.hdr.size : -EINVAL;
 	}
 
 	if (bad || !fusd_reply_ok(call, &rep, len)) {
@@ -315,7 +315,7 @@ static ssize_t fusd_write_one(struct fusd_channel *chan,
 	wake_up_interruptible(&chan->readers);
 	fusd_call_put(call);	/* the channel's reference */
 	kvfree(data);
-	return bad ? -EINVAL : rep.hdr.size;
+	return bad ? -EINVAL : (ssize_t)rep.hdr.size;
 }
 
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,

@@ -76,6 +76,8 @@ static int fusd_check_name(const char *name, bool slash_ok)
 	if (!*name)
 		return -EINVAL;
 	for (p = name; ; p++) {
+		if (*p == '/' && !slash_ok)
+			return -EINVAL;
 		if (*p == '/' || *p == '\0') {
 			size_t len = p - comp;
 

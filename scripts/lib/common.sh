@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# Shared by scripts/demo and scripts/test: install what a fresh Debian 12
+# machine lacks, find the test kernels, build everything.
+
+FUSD_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FUSD_BUILD=${FUSD_BUILD:-$FUSD_TOP/build}
+
+fusd_log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian packages every entry point needs.  The kernels are Debian 12's:
+# 6.1 (linux-image-amd64) and 6.12 (linux-image-6.12-amd64).
+FUSD_PACKAGES=(
+	build-essential cmake pkg-config libcmocka-dev
+	qemu-system-x86 busybox-static cpio kmod xz-utils
+	linux-image-amd64 linux-headers-amd64
+	linux-image-6.12-amd64 linux-headers-6.12-amd64
+)
+
+fusd_install_deps() {
+	local missing=() p
+	for p in "${FUSD_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q 'install ok installed' || missing+=("$p")
+	done
+	if [ ${#missing[@]} -eq 0 ]; then
+		fusd_log "all needed Debian packages are installed"
+		return
+	fi
+	fusd_log "installing: ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Kernel release a Debian metapackage (e.g. linux-image-amd64) points at.
+fusd_kver_of() {
+	local deps
+	deps=$(dpkg-query -W -f='${Depends}\n' "$1" | tr ',' '\n')
+	sed -n 's/^ *linux-image-\([^ ]*\).*/\1/p' <<<"$deps" | head -n 1
+}
+
+# The kernels every test run covers, one per line.
+fusd_kernels() {
+	fusd_kver_of linux-image-amd64
+	fusd_kver_of linux-image-6.12-amd64
+}
+
+# Build library, examples, tests and fusd.ko for each kernel.
+fusd_build() {
+	local kdirs='' k
+	for k in $(fusd_kernels); do
+		kdirs+="${kdirs:+;}/lib/modules/$k/build"
+	done
+	cmake -S "$FUSD_TOP" -B "$FUSD_BUILD" -DFUSD_WERROR=ON \
+		-DFUSD_KDIRS="$kdirs" >/dev/null
+	local rc=0
+	cmake --build "$FUSD_BUILD" -j"$(nproc)" >"$FUSD_BUILD/build.log" 2>&1 || rc=$?
+	grep -E 'warning|error|Building fusd.ko' "$FUSD_BUILD/build.log" >&2
+	[ "$rc" = 0 ] || { fusd_log "build failed (see $FUSD_BUILD/build.log)"; return 1; }
+}
+
+fusd_ko() { echo "$FUSD_BUILD/kernel/$1/src/kernel/fusd.ko"; }
+
+# Lay out what the guest gets: bin/ (daemons), lib/, tests/, run-tests.
+fusd_payload() {
+	local dir=$1
+	rm -rf "$dir"
+	mkdir -p "$dir"/{bin,lib,tests}
+	cp -a "$FUSD_BUILD"/libfusd.so* "$dir/lib/"
+	cp "$FUSD_BUILD"/helloworld "$FUSD_BUILD"/echo "$dir/bin/"
+	cp "$FUSD_BUILD"/test/integration/test_* "$dir/tests/"
+	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
+}

@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/* Speaking the wire protocol by hand, without libfusd. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "rawchan.h"
+
+int raw_register(const char *name, unsigned int mode)
+{
+	struct fusd_register reg;
+	int fd = open("/dev/fusd/control", O_RDWR);
+
+	assert_true(fd >= 0);
+	memset(&reg, 0, sizeof(reg));
+	reg.size = sizeof(reg);
+	reg.major = FUSD_PROTO_MAJOR;
+	reg.minor = FUSD_PROTO_MINOR;
+	reg.mode = mode;
+	strcpy(reg.name, name);
+	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
+	assert_int_equal(reg.minor, FUSD_PROTO_MINOR);
+	assert_int_equal(reg.io_max, FUSD_IO_MAX);
+	return fd;
+}
+
+size_t raw_read_request(int chan, struct fusd_request *req, void *payload,
+			size_t cap)
+{
+	char *buf = malloc(FUSD_MSG_MAX);
+	ssize_t n;
+	size_t plen;
+
+	assert_non_null(buf);
+	n = read(chan, buf, FUSD_MSG_MAX);
+	assert_true(n >= (ssize_t)sizeof(*req));
+	memcpy(req, buf, sizeof(*req));
+	assert_int_equal(req->hdr.hdr_size, sizeof(*req));
+	/* One request per read here: callers send one call at a time. */
+	assert_int_equal(req->hdr.size, n);
+	plen = (size_t)n - sizeof(*req);
+	assert_true(plen <= cap);
+	if (plen)
+		memcpy(payload, buf + sizeof(*req), plen);
+	free(buf);
+	return plen;
+}
+
+ssize_t raw_reply(int chan, uint64_t id, int64_t result, const void *data,
+		  size_t len)
+{
+	char *buf = malloc(sizeof(struct fusd_reply) + len);
+	struct fusd_reply rep;
+	ssize_t n;
+
+	assert_non_null(buf);
+	memset(&rep, 0, sizeof(rep));
+	rep.hdr.size = sizeof(rep) + len;
+	rep.hdr.hdr_size = sizeof(rep);
+	rep.hdr.opcode = FUSD_OP_REPLY;
+	rep.hdr.id = id;
+	rep.result = result;
+	memcpy(buf, &rep, sizeof(rep));
+	if (len)
+		memcpy(buf + sizeof(rep), data, len);
+	n = write(chan, buf, sizeof(rep) + len);
+	free(buf);
+	return n;
+}
+
+uint64_t raw_accept_open(int chan)
+{
+	struct fusd_request req;
+
+	raw_read_request(chan, &req, NULL, 0);
+	assert_int_equal(req.hdr.opcode, FUSD_OP_OPEN);
+	assert_int_equal(raw_reply(chan, req.hdr.id, 0, NULL, 0),
+			 sizeof(struct fusd_reply));
+	return req.fh;
+}

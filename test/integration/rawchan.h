@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Speaking the wire protocol by hand, without libfusd. */
+#ifndef RAWCHAN_H
+#define RAWCHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/fusd.h>
+
+/* Open /dev/fusd/control and register 'name'; returns the channel fd. */
+int raw_register(const char *name, unsigned int mode);
+
+/* Read one request (blocking); returns its payload length. */
+size_t raw_read_request(int chan, struct fusd_request *req, void *payload,
+			size_t cap);
+
+/* Build and write a reply; returns write()'s result (errno on -1). */
+ssize_t raw_reply(int chan, uint64_t id, int64_t result, const void *data,
+		  size_t len);
+
+/* Accept the next request, which must be an OPEN; returns its fh. */
+uint64_t raw_accept_open(int chan);
+
+#endif /* RAWCHAN_H */
