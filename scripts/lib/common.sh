@@ -59,7 +59,7 @@ fusd_build() {
 		-DFUSD_KDIRS="$kdirs" >/dev/null
 	local rc=0
 	cmake --build "$FUSD_BUILD" -j"$(nproc)" >"$FUSD_BUILD/build.log" 2>&1 || rc=$?
-	grep -E 'warning|error|Building fusd.ko' "$FUSD_BUILD/build.log" >&2
+	grep -E 'warning|error|Building fusd.ko' "$FUSD_BUILD/build.log" >&2 || true
 	[ "$rc" = 0 ] || { fusd_log "build failed (see $FUSD_BUILD/build.log)"; return 1; }
 }
 
