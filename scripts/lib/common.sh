@@ -18,6 +18,7 @@ FUSD_PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
+	linux-source-6.12 sparse
 )
 
 fusd_install_deps() {
@@ -74,4 +75,17 @@ fusd_payload() {
 	cp "$FUSD_BUILD"/helloworld "$FUSD_BUILD"/echo "$dir/bin/"
 	cp "$FUSD_BUILD"/test/integration/test_* "$dir/tests/"
 	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
+}
+
+# checkpatch.pl ships only inside the kernel source tarball: unpack it once.
+fusd_checkpatch() {
+	local dir=$FUSD_BUILD/checkpatch tarball
+	if [ ! -x "$dir/scripts/checkpatch.pl" ]; then
+		tarball=$(ls /usr/src/linux-source-6.12*.tar.xz | head -n 1)
+		mkdir -p "$dir"
+		tar -xJf "$tarball" -C "$dir" --strip-components=1 --wildcards \
+			'*/scripts/checkpatch.pl' '*/scripts/spelling.txt' \
+			'*/scripts/const_structs.checkpatch'
+	fi
+	echo "$dir/scripts/checkpatch.pl"
 }

@@ -68,7 +68,7 @@ static int fusd_control_release(struct inode *inode, struct file *file)
 /* chan->dev is set once by REGISTER and cleared only at release. */
 static bool fusd_channel_registered(struct fusd_channel *chan)
 {
-	return READ_ONCE(chan->dev) != NULL;
+	return !!READ_ONCE(chan->dev);
 }
 
 static ssize_t fusd_control_read(struct file *file, char __user *buf,

@@ -3,6 +3,7 @@
  * Device registry: validates names, hands out minors, and creates and
  * removes the character devices (class "fusd") that daemons register.
  */
+#include <linux/bits.h>
 #include <linux/ctype.h>
 #include <linux/fs.h>
 #include <linux/idr.h>
@@ -12,7 +13,7 @@
 
 #include "fusd_i.h"
 
-#define FUSD_MINORS	(1U << 16)
+#define FUSD_MINORS	BIT(16)
 
 static dev_t fusd_devt;
 static DEFINE_IDA(fusd_minors);
