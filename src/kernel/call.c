@@ -34,7 +34,7 @@ struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
 	struct fusd_request *req;
 	struct fusd_call *call;
 
-	call = kvzalloc(struct_size(call, msg, msg_len), GFP_KERNEL);
+	call = kvzalloc(struct_size(call, msg, msg_len), GFP_KERNEL_ACCOUNT);
 	if (!call)
 		return NULL;
 	refcount_set(&call->ref, 1);
@@ -71,7 +71,7 @@ static void fusd_queue_locked(struct fusd_channel *chan, struct fusd_call *call)
 	list_add_tail(&call->link, &chan->queue);
 }
 
-long fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
+int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 {
 	spin_lock(&chan->lock);
 	if (chan->dead) {
@@ -79,6 +79,11 @@ long fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 		return -EPIPE;
 	}
 	refcount_inc(&call->ref);
+	/* Nobody waits for a RELEASE: close() must never block on the
+	 * daemon (an exiting task cannot even be killed out of the wait).
+	 */
+	if (call->req->hdr.opcode == FUSD_OP_RELEASE)
+		call->orphan = true;
 	fusd_queue_locked(chan, call);
 	spin_unlock(&chan->lock);
 	wake_up_interruptible(&chan->readers);
@@ -102,22 +107,13 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
 /*
  * Wait for the daemon's answer.  A signal ends the wait at once: the call
  * is withdrawn and -ERESTARTSYS returned (the syscall restarts under
- * SA_RESTART, else fails with EINTR).  Two calls are never withdrawn once
- * the daemon may have acted on them, so its view of open files stays
- * exact: a RELEASE always reaches it, and an OPEN it already read is left
- * in place with its 'undo' RELEASE, sent if the daemon accepts it late.
+ * SA_RESTART, else fails with EINTR).  An OPEN the daemon already read is
+ * not withdrawn but left in place with its 'undo' RELEASE, sent if the
+ * daemon accepts it late, so its view of open files stays exact.
  */
-long fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
-		    bool killable_only)
+s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call)
 {
-	u16 op = call->req->hdr.opcode;
-	int err;
-
-	if (killable_only)
-		err = wait_for_completion_killable(&call->done);
-	else
-		err = wait_for_completion_interruptible(&call->done);
-	if (!err)
+	if (!wait_for_completion_interruptible(&call->done))
 		return call->result;
 
 	spin_lock(&chan->lock);
@@ -126,8 +122,8 @@ long fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		spin_unlock(&chan->lock);
 		return call->result;
 	}
-	if (op == FUSD_OP_RELEASE ||
-	    (op == FUSD_OP_OPEN && call->state == FUSD_CALL_SENT))
+	if (call->req->hdr.opcode == FUSD_OP_OPEN &&
+	    call->state == FUSD_CALL_SENT)
 		call->orphan = true;
 	else
 		fusd_unlink_locked(chan, call);
@@ -268,7 +264,7 @@ static ssize_t fusd_write_one(struct fusd_channel *chan,
 	if (!bad) {
 		len = rep.hdr.size - sizeof(rep);
 		if (len) {
-			data = kvmalloc(len, GFP_KERNEL);
+			data = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 			if (!data)
 				return -ENOMEM;
 			if (copy_from_user(data, ubuf + sizeof(rep), len)) {
@@ -325,6 +321,10 @@ ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 	ssize_t ret;
 
 	while (done < count) {
+		/* A write may hold millions of tiny replies. */
+		if (done && fatal_signal_pending(current))
+			break;
+		cond_resched();
 		ret = fusd_write_one(chan, buf + done, count - done);
 		if (ret < 0)
 			return done ? done : ret;

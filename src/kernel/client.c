@@ -21,11 +21,11 @@ static struct fusd_call *fusd_client_call(struct file *file,
 }
 
 /* Send a call and wait for its answer. */
-static long fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
+static s64 fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
 {
-	long ret = fusd_call_submit(ff->chan, call);
+	int ret = fusd_call_submit(ff->chan, call);
 
-	return ret ? ret : fusd_call_wait(ff->chan, call, false);
+	return ret ? ret : fusd_call_wait(ff->chan, call);
 }
 
 static void fusd_client_update_pos(const struct fusd_call *call, loff_t *ppos)
@@ -43,7 +43,7 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 	struct fusd_channel *chan = fdev->chan;
 	struct fusd_call *call = NULL;
 	struct fusd_file *ff;
-	long ret = -ENOMEM;
+	int ret = -ENOMEM;
 
 	ff = kzalloc(sizeof(*ff), GFP_KERNEL);
 	if (!ff)
@@ -86,11 +86,12 @@ static int fusd_client_release(struct inode *inode, struct file *file)
 	struct fusd_file *ff = file->private_data;
 	struct fusd_call *call = ff->release;
 
-	fusd_call_set_caller(call, ff->chan);
+	/* The last close may run in a kernel thread: keep the opener then. */
+	if (!(current->flags & PF_KTHREAD))
+		fusd_call_set_caller(call, ff->chan);
 	call->req->f_flags = file->f_flags;
-	/* close() cannot fail; a fatal signal only stops the waiting. */
-	if (!fusd_call_submit(ff->chan, call))
-		fusd_call_wait(ff->chan, call, true);
+	/* Queued, not awaited: close() never blocks on the daemon. */
+	fusd_call_submit(ff->chan, call);
 	fusd_call_put(call);
 	kfree(ff);
 	return 0;

@@ -89,7 +89,7 @@ struct fusd_call {
 	struct list_head link;		/* chan->queue */
 	struct hlist_node hnode;	/* chan->sent */
 	struct completion done;
-	bool orphan;			/* caller gave up; channel frees it */
+	bool orphan;			/* no waiter; the channel frees it */
 
 	/* What the daemon reads: request header then payload. */
 	struct fusd_request *req;	/* points into msg */
@@ -122,9 +122,8 @@ struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
 				size_t payload_len);
 void fusd_call_put(struct fusd_call *call);
 void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan);
-long fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call);
-long fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
-		    bool killable_only);
+int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call);
+s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call);
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 				size_t count, bool nonblock);
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,

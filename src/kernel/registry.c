@@ -220,10 +220,11 @@ err_free:
  */
 void fusd_device_unregister(struct fusd_device *fdev)
 {
+	/* The name stays taken until node and sysfs entry are gone. */
 	mutex_lock(&fusd_registry_lock);
+	cdev_device_del(&fdev->cdev, &fdev->dev);
 	list_del(&fdev->entry);
 	mutex_unlock(&fusd_registry_lock);
-	cdev_device_del(&fdev->cdev, &fdev->dev);
 	put_device(&fdev->dev);
 }
 

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -191,6 +192,98 @@ static void test_unregister_while_open(void **state)
 	assert_int_equal(itest_wait_path("/dev/hang", 0, 1000), 0);
 }
 
+static int close_seen_fd = -1;
+
+static int note_close(struct fusd_file_info *file)
+{
+	(void)file;
+	if (write(close_seen_fd, "c", 1) != 1)
+		return -EIO;
+	return 0;
+}
+
+static struct fusd_file_operations noting_fops = {
+	.close = note_close,
+};
+
+static void *serve(void *arg)
+{
+	(void)arg;
+	fusd_run();
+	return NULL;
+}
+
+/* A daemon holding its own device open must still be able to die. */
+static void test_daemon_dies_with_own_device_open(void **state)
+{
+	int status, how;
+
+	(void)state;
+	for (how = 0; how < 2; how++) {
+		int ready[2];
+		char c;
+		pid_t d;
+
+		assert_int_equal(pipe(ready), 0);
+		d = fork();
+		assert_true(d >= 0);
+		if (d == 0) {
+			pthread_t t;
+			int fd;
+
+			close(ready[0]);
+			if (fusd_register("selfopen", "test", NULL, 0666, NULL,
+					  &noting_fops) < 0)
+				_exit(1);
+			pthread_create(&t, NULL, serve, NULL);
+			fd = open("/dev/selfopen", O_RDWR);
+			if (fd < 0)
+				_exit(2);
+			if (write(ready[1], "r", 1) != 1)
+				_exit(3);
+			if (how == 0)
+				exit(0);	/* files close at exit */
+			pause();		/* killed below */
+			_exit(4);
+		}
+		close(ready[1]);
+		assert_int_equal(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		if (how == 1)
+			kill(d, SIGKILL);
+		assert_int_equal(waitpid(d, &status, 0), d);
+		assert_int_equal(itest_wait_path("/dev/selfopen", 0, 2000), 0);
+	}
+}
+
+/* close() returns at once even when the daemon is stopped; the daemon
+ * still hears about it when it runs again.
+ */
+static void test_close_does_not_wait_for_daemon(void **state)
+{
+	int seen[2], fd;
+	int64_t t0;
+	char c;
+	pid_t d;
+
+	(void)state;
+	assert_int_equal(pipe(seen), 0);
+	close_seen_fd = seen[1];
+	d = itest_fork_daemon("noting", &noting_fops);
+	close(seen[1]);
+	fd = open("/dev/noting", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(kill(d, SIGSTOP), 0);
+	t0 = itest_now_ms();
+	assert_int_equal(close(fd), 0);
+	assert_true(itest_now_ms() - t0 < 500);
+	assert_int_equal(kill(d, SIGCONT), 0);
+	assert_int_equal(read(seen[0], &c, 1), 1);	/* close callback ran */
+	assert_int_equal(c, 'c');
+	close(seen[0]);
+	itest_kill_daemon(d, "/dev/noting");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +293,8 @@ int main(void)
 		cmocka_unit_test(test_open_file_after_death),
 		cmocka_unit_test(test_name_reusable_after_death),
 		cmocka_unit_test(test_unregister_while_open),
+		cmocka_unit_test(test_daemon_dies_with_own_device_open),
+		cmocka_unit_test(test_close_does_not_wait_for_daemon),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,9 +50,11 @@
  *                    The 'fh' of the request names this open file in
  *                    every later request until its FUSD_OP_RELEASE.
  *   FUSD_OP_RELEASE  last close of a client file that was opened
- *                    successfully; sent exactly once.  The reply is
- *                    awaited but its result is ignored (close() cannot
- *                    fail).
+ *                    successfully; sent exactly once.  close() does not
+ *                    wait for it (a daemon must never be able to block
+ *                    an exiting process); the daemon still replies, and
+ *                    the result is ignored.  Requests are delivered in
+ *                    order, so a RELEASE precedes any later OPEN.
  *   FUSD_OP_READ     u.rw.size bytes wanted at u.rw.offset.  result n >= 0
  *                    with exactly n payload bytes (n <= u.rw.size).  If
  *                    FUSD_REPLY_SET_OFFSET is set the file position
