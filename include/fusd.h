@@ -61,7 +61,14 @@ typedef struct fusd_file_operations {
 	/** Consume up to @p length bytes; return how many were taken. */
 	ssize_t (*write)(struct fusd_file_info *file, const char *buffer,
 			 size_t length, loff_t *offset);
-	/** ioctl(2).  (Protocol 1.1; not yet delivered by this version.) */
+	/**
+	 * ioctl(2).  For a command with _IOC_WRITE and/or _IOC_READ, @p data
+	 * points to _IOC_SIZE(request) bytes: the caller's input, and what
+	 * is left there is copied back for _IOC_READ when the callback
+	 * returns >= 0.  For _IOC_NONE (e.g. _IO) @p data is the integer
+	 * argument itself, cast to a pointer.  NULL: every ioctl fails
+	 * -ENOTTY, and so should any command the driver does not know.
+	 */
 	int (*ioctl)(struct fusd_file_info *file, int request, void *data);
 	/** Classic poll protocol.  (Protocol 1.1; not yet delivered.) */
 	int (*poll_diff)(struct fusd_file_info *file,
@@ -163,6 +170,9 @@ char *fusd_get_read_buffer(struct fusd_file_info *file);
 const char *fusd_get_write_buffer(struct fusd_file_info *file);
 size_t fusd_get_length(struct fusd_file_info *file);
 loff_t *fusd_get_offset(struct fusd_file_info *file);
+int fusd_get_ioctl_request(struct fusd_file_info *file);
+unsigned long fusd_get_ioctl_arg(struct fusd_file_info *file);
+void *fusd_get_ioctl_buffer(struct fusd_file_info *file);
 /**@}*/
 
 /** Classic helper: register with a table built in place; prints a

@@ -5,6 +5,8 @@
  * the daemon's read() and write() of it, reply validation, and the
  * caller's interruptible wait.
  */
+#include <linux/compat.h>
+#include <linux/ioctl.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -49,6 +51,8 @@ struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
 	req->hdr.hdr_size = sizeof(*req);
 	req->hdr.opcode = opcode;
 	req->fh = ff->fh;
+	if (in_compat_syscall())
+		req->flags |= FUSD_REQ_COMPAT;
 	fusd_call_set_caller(call, ff->chan);
 	return call;
 }
@@ -224,6 +228,12 @@ static bool fusd_reply_ok(const struct fusd_call *call,
 		return !len && res <= (s64)req->u.rw.size;
 	case FUSD_OP_LLSEEK:
 		return !len;
+	case FUSD_OP_IOCTL:
+		if (res > INT_MAX)
+			return false;
+		if (!(_IOC_DIR(req->u.ioctl.cmd) & _IOC_READ))
+			return !len;
+		return len <= req->u.ioctl.size;
 	}
 	return false;
 }

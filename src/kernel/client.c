@@ -166,6 +166,40 @@ static loff_t fusd_client_llseek(struct file *file, loff_t offset, int whence)
 	return ret;
 }
 
+/*
+ * The _IOC encoding of cmd says what to copy: _IOC_WRITE data goes to the
+ * daemon, _IOC_READ data comes back.  Nothing else is ever touched.
+ */
+static long fusd_client_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	struct fusd_file *ff = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	u32 dir = _IOC_DIR(cmd);
+	size_t size = dir == _IOC_NONE ? 0 : _IOC_SIZE(cmd);
+	size_t in = (dir & _IOC_WRITE) ? size : 0;
+	struct fusd_call *call;
+	long ret;
+
+	call = fusd_client_call(file, ff, FUSD_OP_IOCTL, in);
+	if (!call)
+		return -ENOMEM;
+	call->req->u.ioctl.cmd = cmd;
+	call->req->u.ioctl.arg = arg;
+	call->req->u.ioctl.size = size;
+	if (in && copy_from_user(call->req + 1, uarg, in)) {
+		fusd_call_put(call);
+		return -EFAULT;
+	}
+
+	ret = fusd_client_run(ff, call);
+	if (ret >= 0 && call->data_len &&
+	    copy_to_user(uarg, call->data, call->data_len))
+		ret = -EFAULT;
+	fusd_call_put(call);
+	return ret;
+}
+
 const struct file_operations fusd_client_fops = {
 	.owner = THIS_MODULE,
 	.open = fusd_client_open,
@@ -173,4 +207,6 @@ const struct file_operations fusd_client_fops = {
 	.read = fusd_client_read,
 	.write = fusd_client_write,
 	.llseek = fusd_client_llseek,
+	.unlocked_ioctl = fusd_client_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
 };

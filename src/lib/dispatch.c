@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 
 #include "libfusd_i.h"
 
@@ -124,6 +126,14 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 			return -EINVAL;
 		memcpy(ctx->data, payload, ctx->cap);
 		return fops->write(info, ctx->data, ctx->cap, &ctx->offset);
+	case FUSD_OP_IOCTL:
+		if (!fops->ioctl)
+			return -ENOTTY;
+		memcpy(ctx->data, payload, ctx->payload_len);
+		/* _IOC_NONE: the argument is a plain integer. */
+		return fops->ioctl(info, (int)ctx->req.u.ioctl.cmd,
+				   ctx->req.u.ioctl.size ? (void *)ctx->data :
+				   (void *)(uintptr_t)ctx->req.u.ioctl.arg);
 	case FUSD_OP_LLSEEK:
 		if (fops->llseek)
 			return fops->llseek(info, ctx->req.u.seek.offset,
@@ -147,6 +157,13 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 	case FUSD_OP_WRITE:
 		cap = payload_len;
 		break;
+	case FUSD_OP_IOCTL:
+		cap = req->u.ioctl.size;
+		if (payload_len > cap) {
+			fusd_reply_now(dev, req, -EIO);
+			return;
+		}
+		break;
 	case FUSD_OP_OPEN:
 	case FUSD_OP_RELEASE:
 	case FUSD_OP_LLSEEK:
@@ -166,6 +183,7 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 		fusd_reply_now(dev, req, -ENOMEM);
 		return;
 	}
+	ctx->payload_len = payload_len;
 	ret = fusd_call_driver(ctx, payload);
 	if (ret == -FUSD_NOREPLY)
 		return;	/* the driver answers later with fusd_return() */
@@ -249,6 +267,10 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		return -1;
 	}
 	op = ctx->req.hdr.opcode;
+	/* An ioctl that reads hands back the whole (possibly updated) buffer. */
+	if (op == FUSD_OP_IOCTL && retval >= 0 &&
+	    (_IOC_DIR(ctx->req.u.ioctl.cmd) & _IOC_READ))
+		data_len = ctx->cap;
 	if (op == FUSD_OP_READ && retval > 0) {
 		if ((size_t)retval > ctx->cap) {
 			fprintf(stderr, "fusd: read callback returned %zd, "

@@ -34,6 +34,21 @@ FUSD_API loff_t *fusd_get_offset(struct fusd_file_info *file)
 	return &fusd_ctx(file)->offset;
 }
 
+FUSD_API int fusd_get_ioctl_request(struct fusd_file_info *file)
+{
+	return (int)fusd_ctx(file)->req.u.ioctl.cmd;
+}
+
+FUSD_API unsigned long fusd_get_ioctl_arg(struct fusd_file_info *file)
+{
+	return (unsigned long)fusd_ctx(file)->req.u.ioctl.arg;
+}
+
+FUSD_API void *fusd_get_ioctl_buffer(struct fusd_file_info *file)
+{
+	return fusd_ctx(file)->data;
+}
+
 /* Classic rendering: "RWE" with '-' for a missing bit; ring of 5 buffers
  * so that a few calls can share one printf().
  */

@@ -44,6 +44,7 @@ struct fusd_call_ctx {
 	void *private_in;	/* private_data handed to the callback */
 	loff_t offset;
 	struct fusd_request req;
+	size_t payload_len;	/* bytes the request carried */
 	size_t cap;
 	struct fusd_reply reply;
 	char data[];

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -73,7 +74,17 @@ static ssize_t cb_write(struct fusd_file_info *file, const char *buf,
 	return (ssize_t)len;
 }
 
+static int cb_ioctl(struct fusd_file_info *file, int cmd, void *data)
+{
+	(void)file;
+	if (_IOC_DIR((unsigned int)cmd) == _IOC_NONE)
+		return (int)(intptr_t)data;	/* the integer argument */
+	*(int *)data += 1;
+	return 5;
+}
+
 static struct fusd_file_operations fops = {
+	.ioctl = cb_ioctl,
 	.open = cb_open,
 	.close = cb_close,
 	.read = cb_read,
@@ -314,6 +325,60 @@ static void test_return_after_unregister(void **state)
 	assert_non_null(fusd_dev_attach(f->chan, NULL, &fops));
 }
 
+/* Send an IOCTL request by hand: the payload is the _IOC_WRITE data. */
+static void send_ioctl(struct fake *f, unsigned int cmd, uint64_t arg,
+		       int value)
+{
+	char buf[sizeof(struct fusd_request) + sizeof(int)];
+	size_t plen = (_IOC_DIR(cmd) & _IOC_WRITE) ? sizeof(int) : 0;
+	struct fusd_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.size = sizeof(req) + plen;
+	req.hdr.hdr_size = sizeof(req);
+	req.hdr.opcode = FUSD_OP_IOCTL;
+	req.hdr.id = ++f->next_id;
+	req.fh = 1;
+	req.u.ioctl.cmd = cmd;
+	req.u.ioctl.arg = arg;
+	req.u.ioctl.size = _IOC_DIR(cmd) ? _IOC_SIZE(cmd) : 0;
+	memcpy(buf, &req, sizeof(req));
+	memcpy(buf + sizeof(req), &value, plen);
+	assert_int_equal(write(f->kern, buf, sizeof(req) + plen),
+			 (ssize_t)(sizeof(req) + plen));
+	fusd_dispatch(f->chan);
+}
+
+static void test_ioctl_encodings(void **state)
+{
+	struct fake *f = *state;
+	struct fusd_reply rep;
+	char data[64];
+	int v;
+
+	send_ioctl(f, _IOWR('t', 1, int), 0, 41);
+	assert_int_equal(get_reply(f, &rep, data, sizeof(data)), sizeof(int));
+	assert_int_equal(rep.result, 5);
+	memcpy(&v, data, sizeof(v));
+	assert_int_equal(v, 42);
+
+	/* _IOR: the buffer starts zeroed, then comes back. */
+	send_ioctl(f, _IOR('t', 2, int), 0, 0);
+	assert_int_equal(get_reply(f, &rep, data, sizeof(data)), sizeof(int));
+	memcpy(&v, data, sizeof(v));
+	assert_int_equal(v, 1);
+
+	/* _IOW: nothing comes back. */
+	send_ioctl(f, _IOW('t', 3, int), 0, 9);
+	assert_int_equal(get_reply(f, &rep, data, sizeof(data)), 0);
+	assert_int_equal(rep.result, 5);
+
+	/* _IO: the argument is the value. */
+	send_ioctl(f, _IO('t', 4), 77, 0);
+	assert_int_equal(get_reply(f, &rep, data, sizeof(data)), 0);
+	assert_int_equal(rep.result, 77);
+}
+
 static void test_register_argument_errors(void **state)
 {
 	char longname[FUSD_NAME_MAX + 8];
@@ -341,6 +406,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_overrun_becomes_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_opcode_and_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_after_unregister, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ioctl_encodings, setup, teardown),
 		cmocka_unit_test(test_register_argument_errors),
 	};
 

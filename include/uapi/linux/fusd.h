@@ -64,10 +64,20 @@
  *                    offset rules as for READ.  No reply payload.
  *   FUSD_OP_LLSEEK   u.seek.offset and u.seek.whence as given to lseek().
  *                    result is the new position (>= 0) or -errno.
+ *   FUSD_OP_IOCTL    u.ioctl.cmd and u.ioctl.arg as given to ioctl().  The
+ *                    kernel moves data by the _IOC encoding of cmd: if
+ *                    _IOC_DIR has _IOC_WRITE, the payload holds the
+ *                    _IOC_SIZE bytes at arg; if it has _IOC_READ, the
+ *                    reply may carry up to u.ioctl.size bytes, copied to
+ *                    arg when result >= 0.  With _IOC_NONE, arg is a
+ *                    plain integer and nothing is copied.  result is
+ *                    ioctl()'s return value (at most INT_MAX).  A daemon
+ *                    that does not know cmd answers -ENOTTY.
+ *                    FUSD_REQ_COMPAT in 'flags' marks a 32-bit caller.
  *   FUSD_OP_INTERRUPT  (reserved for protocol 1.1) the caller of request
  *                    u.interrupt.id has gone away; no reply is expected.
  *
- *   Opcodes FUSD_OP_IOCTL .. FUSD_OP_MMAP are reserved for their system
+ *   Opcodes FUSD_OP_POLL .. FUSD_OP_MMAP are reserved for their system
  *   calls; a kernel speaking this minor version never sends them.
  *
  * Channel ioctls:
@@ -88,7 +98,8 @@
  *   below as FUSD_*_SIZE_V*).
  *
  * Changelog:
- *   1.0 (2026-11-23)  first version: open, release, read, write, llseek.
+ *   1.0 (2026-11-23)  first version: open, release, read, write, llseek,
+ *                     ioctl.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
@@ -127,6 +138,9 @@
 #define FUSD_OP_MMAP		10
 #define FUSD_OP_INTERRUPT	11
 
+/* fusd_request.flags */
+#define FUSD_REQ_COMPAT		(1U << 0)	/* caller is a 32-bit task */
+
 /* Reply opcodes (daemon -> kernel). */
 #define FUSD_OP_REPLY		0x100
 
@@ -159,6 +173,12 @@ struct fusd_request {
 			__u32 pad;
 			__s64 pos;	/* current file position */
 		} seek;
+		struct {
+			__u32 cmd;	/* ioctl command */
+			__u32 pad;
+			__u64 arg;	/* ioctl argument, as passed */
+			__u64 size;	/* _IOC_SIZE(cmd), 0 for _IOC_NONE */
+		} ioctl;
 		struct {
 			__u64 id;	/* request that was interrupted */
 		} interrupt;
