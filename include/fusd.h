@@ -73,7 +73,12 @@ typedef struct fusd_file_operations {
 	/** Classic poll protocol.  (Protocol 1.1; not yet delivered.) */
 	int (*poll_diff)(struct fusd_file_info *file,
 			 unsigned int cached_state);
-	/** A blocked caller was interrupted.  (Protocol 1.1.) */
+	/**
+	 * The caller of a call this driver deferred (-FUSD_NOREPLY) was
+	 * interrupted by a signal and has already returned.  @p file is that
+	 * deferred call.  The driver should stop waiting for it and release
+	 * it with fusd_return() (its answer is dropped) or fusd_destroy().
+	 */
 	int (*unblock)(struct fusd_file_info *file);
 	/** mmap(2).  (Later protocol version; not yet delivered.) */
 	int (*mmap)(struct fusd_file_info *file, int offset, size_t length,

@@ -29,7 +29,7 @@ void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan)
 	req->gid = from_kgid_munged(user_ns, current_fsgid());
 }
 
-struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
+struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 				size_t payload_len)
 {
 	size_t msg_len = sizeof(struct fusd_request) + payload_len;
@@ -50,10 +50,10 @@ struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
 	req->hdr.size = msg_len;
 	req->hdr.hdr_size = sizeof(*req);
 	req->hdr.opcode = opcode;
-	req->fh = ff->fh;
+	req->fh = fh;
 	if (in_compat_syscall())
 		req->flags |= FUSD_REQ_COMPAT;
-	fusd_call_set_caller(call, ff->chan);
+	fusd_call_set_caller(call, chan);
 	return call;
 }
 
@@ -111,27 +111,43 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
 /*
  * Wait for the daemon's answer.  A signal ends the wait at once: the call
  * is withdrawn and -ERESTARTSYS returned (the syscall restarts under
- * SA_RESTART, else fails with EINTR).  An OPEN the daemon already read is
- * not withdrawn but left in place with its 'undo' RELEASE, sent if the
- * daemon accepts it late, so its view of open files stays exact.
+ * SA_RESTART, else fails with EINTR).  If the daemon had already read the
+ * call it is told with an INTERRUPT message.  An OPEN the daemon already
+ * read is not withdrawn but left in place with its 'undo' RELEASE, sent if
+ * the daemon accepts it late, so its view of open files stays exact.
  */
 s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call)
 {
+	struct fusd_call *intr;
+
 	if (!wait_for_completion_interruptible(&call->done))
 		return call->result;
+
+	/* Made before taking the lock; dropped if not needed. */
+	intr = fusd_call_new(chan, call->req->fh, FUSD_OP_INTERRUPT, 0);
 
 	spin_lock(&chan->lock);
 	if (call->state == FUSD_CALL_DONE) {
 		/* The answer raced with the signal: use it. */
 		spin_unlock(&chan->lock);
+		fusd_call_put(intr);
 		return call->result;
 	}
 	if (call->req->hdr.opcode == FUSD_OP_OPEN &&
-	    call->state == FUSD_CALL_SENT)
+	    call->state == FUSD_CALL_SENT) {
 		call->orphan = true;
-	else
+	} else {
+		if (call->state == FUSD_CALL_SENT && intr && !chan->dead) {
+			intr->req->u.interrupt.id = call->req->hdr.id;
+			intr->no_reply = true;
+			fusd_queue_locked(chan, intr);	/* channel's now */
+			intr = NULL;
+		}
 		fusd_unlink_locked(chan, call);
+	}
 	spin_unlock(&chan->lock);
+	wake_up_interruptible(&chan->readers);
+	fusd_call_put(intr);
 	return -ERESTARTSYS;
 }
 
@@ -149,7 +165,12 @@ bool fusd_channel_has_calls(struct fusd_channel *chan)
 static void fusd_requeue(struct fusd_channel *chan, struct fusd_call *call)
 {
 	spin_lock(&chan->lock);
-	if (call->state == FUSD_CALL_SENT) {
+	if (call->no_reply) {
+		/* The channel's reference came with it; give it back. */
+		refcount_inc(&call->ref);
+		call->state = FUSD_CALL_QUEUED;
+		list_add(&call->link, &chan->queue);
+	} else if (call->state == FUSD_CALL_SENT) {
 		hash_del(&call->hnode);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
@@ -182,9 +203,14 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 		if (call->msg_len > count - done)
 			break;
 		list_del_init(&call->link);
-		call->state = FUSD_CALL_SENT;
-		hash_add(chan->sent, &call->hnode, call->req->hdr.id);
-		refcount_inc(&call->ref);
+		if (call->no_reply) {
+			/* Delivered is done: the channel's reference is ours. */
+			call->state = FUSD_CALL_DONE;
+		} else {
+			call->state = FUSD_CALL_SENT;
+			hash_add(chan->sent, &call->hnode, call->req->hdr.id);
+			refcount_inc(&call->ref);
+		}
 		spin_unlock(&chan->lock);
 
 		if (copy_to_user(buf + done, call->msg, call->msg_len)) {

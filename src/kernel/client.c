@@ -13,7 +13,8 @@ static struct fusd_call *fusd_client_call(struct file *file,
 					  struct fusd_file *ff, u16 opcode,
 					  size_t payload_len)
 {
-	struct fusd_call *call = fusd_call_new(ff, opcode, payload_len);
+	struct fusd_call *call = fusd_call_new(ff->chan, ff->fh, opcode,
+						payload_len);
 
 	if (call)
 		call->req->f_flags = file->f_flags;

@@ -90,6 +90,7 @@ struct fusd_call {
 	struct hlist_node hnode;	/* chan->sent */
 	struct completion done;
 	bool orphan;			/* no waiter; the channel frees it */
+	bool no_reply;			/* INTERRUPT: done once delivered */
 
 	/* What the daemon reads: request header then payload. */
 	struct fusd_request *req;	/* points into msg */
@@ -118,7 +119,7 @@ void fusd_control_exit(void);
 void fusd_channel_put(struct fusd_channel *chan);
 
 /* call.c: requests and replies */
-struct fusd_call *fusd_call_new(struct fusd_file *ff, u16 opcode,
+struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 				size_t payload_len);
 void fusd_call_put(struct fusd_call *call);
 void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan);

@@ -36,13 +36,42 @@ static void fusd_open_remove(struct fusd_dev *dev, struct fusd_open *o)
 	}
 }
 
-static void fusd_ctx_free(struct fusd_call_ctx *ctx)
+static void fusd_deferred_unlink(struct fusd_call_ctx *ctx)
 {
-	fusd_lock();
+	struct fusd_call_ctx **p = &ctx->dev->deferred;
+
+	if (!ctx->is_deferred)
+		return;
+	while (*p && *p != ctx)
+		p = &(*p)->next_deferred;
+	if (*p)
+		*p = ctx->next_deferred;
+	ctx->is_deferred = 0;
+}
+
+/* Drop one reference to a call; called with the table lock. */
+static void fusd_ctx_put_locked(struct fusd_call_ctx *ctx)
+{
+	if (--ctx->refs)
+		return;
+	fusd_deferred_unlink(ctx);
 	fusd_open_put(ctx->open);
 	fusd_dev_put_locked(ctx->dev);
-	fusd_unlock();
 	free(ctx);
+}
+
+static void fusd_ctx_put(struct fusd_call_ctx *ctx)
+{
+	fusd_lock();
+	fusd_ctx_put_locked(ctx);
+	fusd_unlock();
+}
+
+/* The driver is done with a call: it leaves the deferred list. */
+static void fusd_ctx_answered_locked(struct fusd_call_ctx *ctx)
+{
+	ctx->answered = 1;
+	fusd_deferred_unlink(ctx);
 }
 
 static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
@@ -54,6 +83,7 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 
 	if (!ctx)
 		return NULL;
+	ctx->refs = 2;		/* the driver's and the dispatcher's */
 	ctx->req = *req;
 	ctx->cap = cap;
 	ctx->offset = req->u.rw.offset;
@@ -89,7 +119,10 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 	}
 	fusd_unlock();
 	if (!o && req->hdr.opcode == FUSD_OP_OPEN) {
-		fusd_ctx_free(ctx);
+		fusd_lock();
+		ctx->refs = 1;
+		fusd_ctx_put_locked(ctx);
+		fusd_unlock();
 		return NULL;
 	}
 	return ctx;
@@ -143,6 +176,27 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 	return -ENOSYS;
 }
 
+/* The caller of a deferred request was interrupted: run unblock(). */
+static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
+{
+	struct fusd_call_ctx *ctx;
+
+	fusd_lock();
+	for (ctx = dev->deferred; ctx; ctx = ctx->next_deferred)
+		if (ctx->req.hdr.id == req->u.interrupt.id)
+			break;
+	if (ctx) {
+		ctx->interrupted = 1;
+		ctx->refs++;
+	}
+	fusd_unlock();
+	if (!ctx)
+		return;
+	if (dev->fops->unblock)
+		dev->fops->unblock(&ctx->info);
+	fusd_ctx_put(ctx);
+}
+
 static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 			const char *payload, size_t payload_len)
 {
@@ -151,6 +205,9 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 	long long ret;
 
 	switch (req->hdr.opcode) {
+	case FUSD_OP_INTERRUPT:
+		fusd_interrupt(dev, req);	/* no reply expected */
+		return;
 	case FUSD_OP_READ:
 		cap = req->u.rw.size;
 		break;
@@ -185,10 +242,25 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 	}
 	ctx->payload_len = payload_len;
 	ret = fusd_call_driver(ctx, payload);
-	if (ret == -FUSD_NOREPLY)
-		return;	/* the driver answers later with fusd_return() */
+	if (ret == -FUSD_NOREPLY) {
+		/* The driver answers later with fusd_return(); remember the
+		 * call so an INTERRUPT can find it (unless another thread
+		 * has answered it already).
+		 */
+		fusd_lock();
+		if (!ctx->answered) {
+			ctx->next_deferred = dev->deferred;
+			dev->deferred = ctx;
+			ctx->is_deferred = 1;
+		}
+		fusd_ctx_put_locked(ctx);
+		fusd_unlock();
+		return;
+	}
 	fusd_return(&ctx->info, (ssize_t)ret);
+	fusd_ctx_put(ctx);
 }
+
 
 /* Handle every request in one read() batch. */
 void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len)
@@ -283,7 +355,14 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	}
 
 	fusd_lock();
-	fd = ctx->dev->fd;	/* -1 once the device is unregistered */
+	if (ctx->answered) {
+		fusd_unlock();
+		errno = EINVAL;	/* answered twice: a driver bug */
+		return -1;
+	}
+	fusd_ctx_answered_locked(ctx);
+	/* -1 once unregistered; a left caller needs no answer. */
+	fd = ctx->interrupted ? -2 : ctx->dev->fd;
 	if (ctx->open) {
 		if (file->private_data != ctx->private_in)
 			ctx->open->private_data = file->private_data;
@@ -295,20 +374,28 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 
 	len = fusd_proto_reply(&ctx->reply, &ctx->req, retval, ctx->offset,
 			       data_len);
-	if (fd < 0) {
+	if (fd == -1) {
 		ret = -1;
 		err = EPIPE;
-	} else if (write(fd, &ctx->reply, len) < 0) {
+	} else if (fd >= 0 && write(fd, &ctx->reply, len) < 0) {
 		ret = -1;
 		err = errno;
 	}
-	fusd_ctx_free(ctx);
+	fusd_ctx_put(ctx);
 	errno = err ? err : errno;
 	return ret;
 }
 
 FUSD_API void fusd_destroy(struct fusd_file_info *file)
 {
-	if (file)
-		fusd_ctx_free((struct fusd_call_ctx *)file);
+	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+
+	if (!ctx)
+		return;
+	fusd_lock();
+	if (!ctx->answered) {
+		fusd_ctx_answered_locked(ctx);
+		fusd_ctx_put_locked(ctx);
+	}
+	fusd_unlock();
 }

@@ -29,6 +29,7 @@ struct fusd_dev {
 	struct fusd_file_operations *fops;
 	void *device_info;
 	struct fusd_open *opens[FUSD_OPEN_BUCKETS];
+	struct fusd_call_ctx *deferred;	/* calls answered later */
 };
 
 /*
@@ -39,6 +40,11 @@ struct fusd_dev {
  */
 struct fusd_call_ctx {
 	struct fusd_file_info info;
+	unsigned int refs;	/* driver's + dispatcher's + unblock's */
+	struct fusd_call_ctx *next_deferred;	/* dev->deferred list */
+	int is_deferred;	/* on dev->deferred */
+	int answered;		/* fusd_return/destroy was called */
+	int interrupted;	/* the kernel said the caller left */
 	struct fusd_dev *dev;
 	struct fusd_open *open;
 	void *private_in;	/* private_data handed to the callback */

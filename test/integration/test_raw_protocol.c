@@ -349,7 +349,7 @@ static void test_unknown_ids_rejected_call_survives(void **state)
 static void test_interrupted_caller_late_reply_dropped(void **state)
 {
 	struct sigaction sa = { .sa_handler = no_handler };
-	struct fusd_request req;
+	struct fusd_request req, intr;
 	static struct client c;
 
 	(void)state;
@@ -362,12 +362,42 @@ static void test_interrupted_caller_late_reply_dropped(void **state)
 	pthread_kill(c.thread, SIGUSR1);
 	assert_int_equal(client_join(&c), -1);
 	assert_int_equal(c.err, EINTR);
+	/* The daemon is told which request lost its caller. */
+	raw_read_request(chan, &intr, NULL, 0);
+	assert_int_equal(intr.hdr.opcode, FUSD_OP_INTERRUPT);
+	assert_true(intr.u.interrupt.id == req.hdr.id);
+	assert_true(intr.fh == req.fh);
+	assert_true(intr.hdr.id > req.hdr.id);
 	/* The answer comes too late: consumed without error. */
 	assert_int_equal(raw_reply(chan, req.hdr.id, 4, "late", 4),
 			 sizeof(struct fusd_reply) + 4);
 	/* A second late answer for the same id is just as harmless. */
 	assert_int_equal(raw_reply(chan, req.hdr.id, 0, NULL, 0),
 			 sizeof(struct fusd_reply));
+	/* Nor is a reply to the INTERRUPT, which expects none. */
+	assert_int_equal(raw_reply(chan, intr.hdr.id, 0, NULL, 0),
+			 sizeof(struct fusd_reply));
+}
+
+static void test_interrupt_before_daemon_read_is_silent(void **state)
+{
+	struct sigaction sa = { .sa_handler = no_handler };
+	char buf[256];
+	static struct client c;
+
+	(void)state;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	client_start(&c, 'r', cfd, 8);
+	usleep(200 * 1000);	/* queued, not yet read by the daemon */
+	pthread_kill(c.thread, SIGUSR1);
+	assert_int_equal(client_join(&c), -1);
+	assert_int_equal(c.err, EINTR);
+	/* Withdrawn before the daemon saw it: nothing at all to read. */
+	assert_int_equal(fcntl(chan, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(read(chan, buf, sizeof(buf)), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(fcntl(chan, F_SETFL, 0), 0);
 }
 
 static void test_sa_restart_reissues_call(void **state)
@@ -384,7 +414,12 @@ static void test_sa_restart_reissues_call(void **state)
 	client_start(&c, 'r', cfd, 8);
 	raw_read_request(chan, &req, NULL, 0);
 	pthread_kill(c.thread, SIGUSR1);
-	/* The read restarts and asks again, under a new id. */
+	/* The daemon hears of the interruption, then the read restarts and
+	 * asks again, under a new id.
+	 */
+	raw_read_request(chan, &again, NULL, 0);
+	assert_int_equal(again.hdr.opcode, FUSD_OP_INTERRUPT);
+	assert_true(again.u.interrupt.id == req.hdr.id);
 	raw_read_request(chan, &again, NULL, 0);
 	assert_int_equal(again.hdr.opcode, FUSD_OP_READ);
 	assert_true(again.hdr.id > req.hdr.id);
@@ -468,6 +503,7 @@ int main(void)
 		cmocka_unit_test(test_write_reply_limits),
 		cmocka_unit_test(test_unknown_ids_rejected_call_survives),
 		cmocka_unit_test(test_interrupted_caller_late_reply_dropped),
+		cmocka_unit_test(test_interrupt_before_daemon_read_is_silent),
 		cmocka_unit_test(test_sa_restart_reissues_call),
 		cmocka_unit_test(test_batched_read_and_write),
 		cmocka_unit_test(test_open_refused_and_bad_open_reply),

@@ -83,7 +83,15 @@ static int cb_ioctl(struct fusd_file_info *file, int cmd, void *data)
 	return 5;
 }
 
+static int cb_unblock(struct fusd_file_info *file)
+{
+	unblocked++;
+	assert_ptr_equal(file, deferred);
+	return 0;
+}
+
 static struct fusd_file_operations fops = {
+	.unblock = cb_unblock,
 	.ioctl = cb_ioctl,
 	.open = cb_open,
 	.close = cb_close,
@@ -262,6 +270,49 @@ static void test_deferred_reply(void **state)
 	assert_memory_equal(data, "late", 4);
 }
 
+static void send_interrupt(struct fake *f, uint64_t target)
+{
+	struct fusd_request req;
+
+	memset(&req, 0, sizeof(req));
+	req.hdr.size = sizeof(req);
+	req.hdr.hdr_size = sizeof(req);
+	req.hdr.opcode = FUSD_OP_INTERRUPT;
+	req.hdr.id = ++f->next_id;
+	req.fh = 2;
+	req.u.interrupt.id = target;
+	assert_int_equal(write(f->kern, &req, sizeof(req)), sizeof(req));
+	fusd_dispatch(f->chan);
+}
+
+static void test_interrupt_runs_unblock(void **state)
+{
+	struct fake *f = *state;
+	struct fusd_reply rep;
+	char data[64];
+	uint64_t id;
+
+	opens = 999;
+	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
+	get_reply(f, &rep, data, sizeof(data));
+	id = send_req(f, FUSD_OP_READ, 2, NULL, 0, 32);
+	assert_non_null(deferred);
+
+	send_interrupt(f, id + 100);	/* not ours: ignored */
+	assert_int_equal(unblocked, 0);
+	assert_no_reply(f);
+
+	send_interrupt(f, id);
+	assert_int_equal(unblocked, 1);
+	assert_no_reply(f);		/* an INTERRUPT gets no reply */
+	/* The caller left: answering succeeds but sends nothing. */
+	assert_int_equal(fusd_return(deferred, 0), 0);
+	assert_no_reply(f);
+	/* A second interrupt finds nothing to unblock. */
+	send_interrupt(f, id);
+	assert_int_equal(unblocked, 1);
+}
+
 static void test_read_overrun_becomes_eio(void **state)
 {
 	struct fake *f = *state;
@@ -403,6 +454,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_read_write_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refused_open_is_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_reply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt_runs_unblock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_overrun_becomes_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_opcode_and_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_after_unregister, setup, teardown),

@@ -74,8 +74,14 @@
  *                    ioctl()'s return value (at most INT_MAX).  A daemon
  *                    that does not know cmd answers -ENOTTY.
  *                    FUSD_REQ_COMPAT in 'flags' marks a 32-bit caller.
- *   FUSD_OP_INTERRUPT  (reserved for protocol 1.1) the caller of request
- *                    u.interrupt.id has gone away; no reply is expected.
+ *   FUSD_OP_INTERRUPT  the caller of request u.interrupt.id (same fh) was
+ *                    interrupted by a signal after the daemon read the
+ *                    request.  The caller has already returned (EINTR,
+ *                    or the call restarts under SA_RESTART as a new
+ *                    request); a reply to u.interrupt.id is dropped.  No
+ *                    reply to the INTERRUPT itself is expected.  An OPEN
+ *                    is never interrupted this way: if it is accepted
+ *                    after its caller left, the kernel sends a RELEASE.
  *
  *   Opcodes FUSD_OP_POLL .. FUSD_OP_MMAP are reserved for their system
  *   calls; a kernel speaking this minor version never sends them.
@@ -99,7 +105,7 @@
  *
  * Changelog:
  *   1.0 (2026-11-23)  first version: open, release, read, write, llseek,
- *                     ioctl.
+ *                     ioctl, interrupt.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
