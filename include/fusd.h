@@ -91,6 +91,15 @@ typedef struct fusd_file_operations {
 	 */
 	loff_t (*llseek)(struct fusd_file_info *file, loff_t offset,
 			 int whence);
+	/**
+	 * close() of one descriptor (each dup'ed copy counts); its return
+	 * value is close()'s.  Only requested from the kernel when set.
+	 * Not awaited when the closing process is exiting.
+	 */
+	int (*flush)(struct fusd_file_info *file);
+	/** fsync(2)/fdatasync(2).  NULL: fails -EINVAL, as for a kernel
+	 * driver without fsync. */
+	int (*fsync)(struct fusd_file_info *file, int datasync);
 } fusd_file_operations_t;
 
 struct fusd_request;

@@ -247,6 +247,8 @@ static bool fusd_reply_ok(const struct fusd_call *call,
 	switch (req->hdr.opcode) {
 	case FUSD_OP_OPEN:
 	case FUSD_OP_RELEASE:
+	case FUSD_OP_FLUSH:
+	case FUSD_OP_FSYNC:
 		return res <= 0 && !len;
 	case FUSD_OP_READ:
 		return res < 0 || (res == len && len <= req->u.rw.size);

@@ -121,8 +121,8 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg)
 	if (args->major != FUSD_PROTO_MAJOR)
 		goto out;
 	ret = -EINVAL;
-	if (args->flags || args->reserved0 || memchr_inv(args->reserved, 0,
-							 sizeof(args->reserved)))
+	if (args->flags & ~FUSD_REGISTER_FLAGS_ALL || args->reserved0 ||
+	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		goto out;
 
 	mutex_lock(&chan->reg_lock);
@@ -130,6 +130,7 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg)
 		ret = -EBUSY;
 	} else {
 		chan->proto_minor = min_t(u16, args->minor, FUSD_PROTO_MINOR);
+		chan->reg_flags = args->flags;
 		args->minor = chan->proto_minor;
 		args->io_max = FUSD_IO_MAX;
 		ret = fusd_device_register(chan, args);

@@ -201,6 +201,46 @@ static long fusd_client_ioctl(struct file *file, unsigned int cmd,
 	return ret;
 }
 
+/* close() of one descriptor: only for daemons that asked for it. */
+static int fusd_client_flush(struct file *file, fl_owner_t id)
+{
+	struct fusd_file *ff = file->private_data;
+	struct fusd_call *call;
+	int ret;
+
+	if (!(ff->chan->reg_flags & FUSD_REGISTER_FLUSH))
+		return 0;
+	call = fusd_client_call(file, ff, FUSD_OP_FLUSH, 0);
+	if (!call)
+		return -ENOMEM;
+	/* An exiting task must never wait on a daemon: tell, don't ask. */
+	if (current->flags & (PF_EXITING | PF_KTHREAD)) {
+		call->orphan = true;
+		fusd_call_submit(ff->chan, call);
+		ret = 0;
+	} else {
+		ret = fusd_client_run(ff, call);
+	}
+	fusd_call_put(call);
+	return ret == -EPIPE ? 0 : ret;	/* a dead daemon: nothing to flush */
+}
+
+static int fusd_client_fsync(struct file *file, loff_t start, loff_t end,
+			     int datasync)
+{
+	struct fusd_file *ff = file->private_data;
+	struct fusd_call *call;
+	int ret;
+
+	call = fusd_client_call(file, ff, FUSD_OP_FSYNC, 0);
+	if (!call)
+		return -ENOMEM;
+	call->req->u.fsync.datasync = !!datasync;
+	ret = fusd_client_run(ff, call);
+	fusd_call_put(call);
+	return ret;
+}
+
 const struct file_operations fusd_client_fops = {
 	.owner = THIS_MODULE,
 	.open = fusd_client_open,
@@ -208,6 +248,8 @@ const struct file_operations fusd_client_fops = {
 	.read = fusd_client_read,
 	.write = fusd_client_write,
 	.llseek = fusd_client_llseek,
+	.flush = fusd_client_flush,
+	.fsync = fusd_client_fsync,
 	.unlocked_ioctl = fusd_client_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

@@ -52,6 +52,7 @@ struct fusd_channel {
 	struct mutex reg_lock;		/* serialises REGISTER and teardown */
 	struct fusd_device *dev;	/* registered device, or NULL */
 	u16 proto_minor;		/* negotiated protocol minor */
+	u32 reg_flags;			/* FUSD_REGISTER_* */
 
 	const struct cred *cred;	/* daemon's credentials at open */
 	struct pid *owner;		/* daemon's thread group (pid ns too) */

@@ -150,6 +150,8 @@ FUSD_API int fusd_register(const char *name, const char *clazz,
 	reg.major = FUSD_PROTO_MAJOR;
 	reg.minor = FUSD_PROTO_MINOR;
 	reg.mode = mode;
+	if (fops->flush)
+		reg.flags |= FUSD_REGISTER_FLUSH;
 	if (fusd_set_field(reg.name, name) ||
 	    fusd_set_field(reg.devname, devname) ||
 	    fusd_set_field(reg.clazz, clazz))

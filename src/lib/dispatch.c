@@ -167,6 +167,12 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 		return fops->ioctl(info, (int)ctx->req.u.ioctl.cmd,
 				   ctx->req.u.ioctl.size ? (void *)ctx->data :
 				   (void *)(uintptr_t)ctx->req.u.ioctl.arg);
+	case FUSD_OP_FLUSH:
+		return fops->flush ? fops->flush(info) : 0;
+	case FUSD_OP_FSYNC:
+		return fops->fsync ? fops->fsync(info,
+						 (int)ctx->req.u.fsync.datasync) :
+				     -EINVAL;
 	case FUSD_OP_LLSEEK:
 		if (fops->llseek)
 			return fops->llseek(info, ctx->req.u.seek.offset,
@@ -224,6 +230,8 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 	case FUSD_OP_OPEN:
 	case FUSD_OP_RELEASE:
 	case FUSD_OP_LLSEEK:
+	case FUSD_OP_FLUSH:
+	case FUSD_OP_FSYNC:
 		break;
 	default:
 		/* A request this library does not know: refuse it. */

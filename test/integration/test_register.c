@@ -92,7 +92,7 @@ static void newer_minor(struct fusd_register *r)
 
 static void bad_flags(struct fusd_register *r)
 {
-	r->flags = 1;
+	r->flags = 1U << 31;	/* not a FUSD_REGISTER_* flag */
 }
 
 static void bad_reserved(struct fusd_register *r)

@@ -74,6 +74,13 @@
  *                    ioctl()'s return value (at most INT_MAX).  A daemon
  *                    that does not know cmd answers -ENOTTY.
  *                    FUSD_REQ_COMPAT in 'flags' marks a 32-bit caller.
+ *   FUSD_OP_FLUSH    close() of one descriptor of the file (there may be
+ *                    several, after dup or fork).  Sent only if the
+ *                    daemon registered with FUSD_REGISTER_FLUSH.  result
+ *                    (0 or -errno) is what close() returns.  A task that
+ *                    is exiting does not wait for the reply.
+ *   FUSD_OP_FSYNC    fsync() or fdatasync() (u.fsync.datasync set).
+ *                    result 0 or -errno.
  *   FUSD_OP_INTERRUPT  the caller of request u.interrupt.id (same fh) was
  *                    interrupted by a signal after the daemon read the
  *                    request.  The caller has already returned (EINTR,
@@ -83,7 +90,7 @@
  *                    is never interrupted this way: if it is accepted
  *                    after its caller left, the kernel sends a RELEASE.
  *
- *   Opcodes FUSD_OP_POLL .. FUSD_OP_MMAP are reserved for their system
+ *   Opcodes FUSD_OP_POLL and FUSD_OP_MMAP are reserved for their system
  *   calls; a kernel speaking this minor version never sends them.
  *
  * Channel ioctls:
@@ -105,7 +112,7 @@
  *
  * Changelog:
  *   1.0 (2026-11-23)  first version: open, release, read, write, llseek,
- *                     ioctl, interrupt.
+ *                     ioctl, flush, fsync, interrupt.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
@@ -186,6 +193,10 @@ struct fusd_request {
 			__u64 size;	/* _IOC_SIZE(cmd), 0 for _IOC_NONE */
 		} ioctl;
 		struct {
+			__u32 datasync;	/* 1 for fdatasync() */
+			__u32 pad;
+		} fsync;
+		struct {
 			__u64 id;	/* request that was interrupted */
 		} interrupt;
 		__u64 raw[4];
@@ -215,7 +226,7 @@ struct fusd_register {
 	__u16 major;		/* in: FUSD_PROTO_MAJOR */
 	__u16 minor;		/* in: FUSD_PROTO_MINOR; out: minor in use */
 	__u32 mode;		/* node permission bits (0777 at most) */
-	__u32 flags;		/* must be 0 */
+	__u32 flags;		/* FUSD_REGISTER_* */
 	char name[FUSD_NAME_MAX];	/* node path under /dev, NUL-ended */
 	char devname[FUSD_NAME_MAX];	/* sysfs name; "" = derived from name */
 	char clazz[FUSD_NAME_MAX];	/* informational class name, may be "" */
@@ -227,6 +238,10 @@ struct fusd_register {
 };
 
 #define FUSD_REGISTER_SIZE_V1_0	448
+
+/* fusd_register.flags */
+#define FUSD_REGISTER_FLUSH	(1U << 0)	/* send FUSD_OP_FLUSH on close() */
+#define FUSD_REGISTER_FLAGS_ALL	FUSD_REGISTER_FLUSH
 
 /* FUSD_IOC_VERSION argument. */
 struct fusd_version {
