@@ -70,7 +70,14 @@ typedef struct fusd_file_operations {
 	 * -ENOTTY, and so should any command the driver does not know.
 	 */
 	int (*ioctl)(struct fusd_file_info *file, int request, void *data);
-	/** Classic poll protocol.  (Protocol 1.1; not yet delivered.) */
+	/**
+	 * Classic poll protocol.  Called after each successful open and then
+	 * again after every answer, with @p cached_state (FUSD_NOTIFY_* bits)
+	 * being what poll()/select() now report for the file.  Return the
+	 * current state when it differs, or -FUSD_NOREPLY and later
+	 * fusd_return(file, new_state) when it changes.  poll() itself never
+	 * waits for the driver.  Set: files start with nothing ready.
+	 */
 	int (*poll_diff)(struct fusd_file_info *file,
 			 unsigned int cached_state);
 	/**
@@ -156,6 +163,17 @@ int fusd_unregister(int fd);
  */
 int fusd_return(struct fusd_file_info *file, ssize_t retval);
 
+/**
+ * Set what poll(), select() and epoll report for the open file behind
+ * @p file (any fusd_file_info of it that the driver still holds, e.g. in
+ * a callback or deferred), and wake its sleepers.  @p mask holds POLL*
+ * bits (POLLIN, POLLOUT, POLLPRI, POLLERR, POLLHUP, POLLRDNORM, ...).
+ * Without poll_diff a file starts readable and writable; after the first
+ * notification it reports exactly the mask given.
+ * @return 0, or -1 with errno (EPIPE: device unregistered; EINVAL).
+ */
+int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask);
+
 /** Free a deferred fusd_file_info without answering (e.g. after close). */
 void fusd_destroy(struct fusd_file_info *file);
 
@@ -184,6 +202,7 @@ char *fusd_get_read_buffer(struct fusd_file_info *file);
 const char *fusd_get_write_buffer(struct fusd_file_info *file);
 size_t fusd_get_length(struct fusd_file_info *file);
 loff_t *fusd_get_offset(struct fusd_file_info *file);
+int fusd_get_poll_diff_cached_state(struct fusd_file_info *file);
 int fusd_get_ioctl_request(struct fusd_file_info *file);
 unsigned long fusd_get_ioctl_arg(struct fusd_file_info *file);
 void *fusd_get_ioctl_buffer(struct fusd_file_info *file);

@@ -8,6 +8,7 @@
 #include <linux/compat.h>
 #include <linux/ioctl.h>
 #include <linux/pid_namespace.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
@@ -281,8 +282,8 @@ static struct fusd_call *fusd_find_sent_locked(struct fusd_channel *chan,
  * Apply one reply at 'ubuf'.  Returns the bytes it used, or -errno.
  * 'avail' is what is left of the daemon's write().
  */
-static ssize_t fusd_write_one(struct fusd_channel *chan,
-			      const char __user *ubuf, size_t avail)
+static ssize_t fusd_write_reply(struct fusd_channel *chan,
+				const char __user *ubuf, size_t avail)
 {
 	struct fusd_call *call;
 	struct fusd_reply rep;
@@ -352,6 +353,59 @@ static ssize_t fusd_write_one(struct fusd_channel *chan,
 	return bad ? -EINVAL : (ssize_t)rep.hdr.size;
 }
 
+#define FUSD_POLL_BITS (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | \
+			EPOLLRDHUP | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
+			EPOLLWRBAND | EPOLLMSG)
+
+/* A poll notification: set the file's mask and wake its pollers. */
+static ssize_t fusd_write_notify(struct fusd_channel *chan,
+				 const char __user *ubuf, size_t avail)
+{
+	struct fusd_notify_poll msg;
+	struct fusd_file *ff;
+	__poll_t mask;
+
+	if (avail < sizeof(msg))
+		return -EINVAL;
+	if (copy_from_user(&msg, ubuf, sizeof(msg)))
+		return -EFAULT;
+	if (msg.hdr.size != sizeof(msg) || msg.hdr.hdr_size != sizeof(msg) ||
+	    msg.hdr.id || msg.reserved0 || msg.reserved[0] ||
+	    msg.reserved[1] || msg.mask & ~(__force u32)FUSD_POLL_BITS)
+		return -EINVAL;
+	mask = (__force __poll_t)msg.mask;
+
+	spin_lock(&chan->lock);
+	if (!msg.fh || msg.fh > chan->next_fh) {
+		spin_unlock(&chan->lock);
+		return -EINVAL;
+	}
+	hash_for_each_possible(chan->files, ff, fh_node, msg.fh) {
+		if (ff->fh != msg.fh)
+			continue;
+		WRITE_ONCE(ff->poll_mask, mask);
+		if (mask)
+			wake_up_interruptible_poll(&ff->poll_wq, mask);
+		break;
+	}
+	spin_unlock(&chan->lock);
+	return sizeof(msg);	/* an fh already closed: dropped quietly */
+}
+
+static ssize_t fusd_write_one(struct fusd_channel *chan,
+			      const char __user *ubuf, size_t avail)
+{
+	struct fusd_msg_header hdr;
+
+	if (avail < sizeof(hdr))
+		return -EINVAL;
+	if (copy_from_user(&hdr, ubuf, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.opcode == FUSD_OP_NOTIFY_POLL)
+		return fusd_write_notify(chan, ubuf, avail);
+	return fusd_write_reply(chan, ubuf, avail);
+}
+
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 				   const char __user *buf, size_t count)
 {
@@ -376,11 +430,12 @@ void fusd_channel_fail_all(struct fusd_channel *chan)
 {
 	struct fusd_call *call, *tmp;
 	struct hlist_node *htmp;
+	struct fusd_file *ff;
 	LIST_HEAD(failed);
 	int bkt;
 
 	spin_lock(&chan->lock);
-	chan->dead = true;
+	WRITE_ONCE(chan->dead, true);
 	list_splice_init(&chan->queue, &failed);
 	hash_for_each_safe(chan->sent, bkt, htmp, call, hnode) {
 		hash_del(&call->hnode);
@@ -391,6 +446,9 @@ void fusd_channel_fail_all(struct fusd_channel *chan)
 		call->result = -EPIPE;
 		complete(&call->done);
 	}
+	/* Pollers learn of the death: files now poll EPOLLERR | EPOLLHUP. */
+	hash_for_each(chan->files, bkt, ff, fh_node)
+		wake_up_interruptible_poll(&ff->poll_wq, EPOLLERR | EPOLLHUP);
 	spin_unlock(&chan->lock);
 
 	list_for_each_entry_safe(call, tmp, &failed, link) {

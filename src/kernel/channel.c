@@ -42,6 +42,7 @@ static int fusd_control_open(struct inode *inode, struct file *file)
 	spin_lock_init(&chan->lock);
 	INIT_LIST_HEAD(&chan->queue);
 	hash_init(chan->sent);
+	hash_init(chan->files);
 	init_waitqueue_head(&chan->readers);
 	mutex_init(&chan->reg_lock);
 	chan->cred = get_cred(file->f_cred);

@@ -4,6 +4,7 @@
  * daemon that registered it.
  */
 #include <linux/fs.h>
+#include <linux/poll.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -37,6 +38,14 @@ static void fusd_client_update_pos(const struct fusd_call *call, loff_t *ppos)
 		*ppos += call->result;
 }
 
+/* Notifications for this fh are dropped from now on. */
+static void fusd_client_forget(struct fusd_file *ff)
+{
+	spin_lock(&ff->chan->lock);
+	hash_del(&ff->fh_node);
+	spin_unlock(&ff->chan->lock);
+}
+
 static int fusd_client_open(struct inode *inode, struct file *file)
 {
 	struct fusd_device *fdev =
@@ -51,8 +60,16 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	ff->fdev = fdev;
 	ff->chan = chan;
+	init_waitqueue_head(&ff->poll_wq);
+	/* Without poll support from the daemon: always ready, as a driver
+	 * without a poll method.
+	 */
+	if (!(chan->reg_flags & FUSD_REGISTER_POLL))
+		ff->poll_mask = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
+	/* Findable before the OPEN goes out: the daemon may notify at once. */
 	spin_lock(&chan->lock);
 	ff->fh = ++chan->next_fh;
+	hash_add(chan->files, &ff->fh_node, ff->fh);
 	spin_unlock(&chan->lock);
 
 	/* Allocated now so that close() can never fail to reach the daemon. */
@@ -76,6 +93,7 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 out:
 	fusd_call_put(call);
 	if (ret) {
+		fusd_client_forget(ff);
 		fusd_call_put(ff->release);
 		kfree(ff);
 	}
@@ -94,6 +112,7 @@ static int fusd_client_release(struct inode *inode, struct file *file)
 	/* Queued, not awaited: close() never blocks on the daemon. */
 	fusd_call_submit(ff->chan, call);
 	fusd_call_put(call);
+	fusd_client_forget(ff);
 	kfree(ff);
 	return 0;
 }
@@ -201,6 +220,17 @@ static long fusd_client_ioctl(struct file *file, unsigned int cmd,
 	return ret;
 }
 
+/* Never asks the daemon: reports the mask its notifications left. */
+static __poll_t fusd_client_poll(struct file *file, poll_table *wait)
+{
+	struct fusd_file *ff = file->private_data;
+
+	poll_wait(file, &ff->poll_wq, wait);
+	if (READ_ONCE(ff->chan->dead))
+		return EPOLLERR | EPOLLHUP;
+	return READ_ONCE(ff->poll_mask);
+}
+
 /* close() of one descriptor: only for daemons that asked for it. */
 static int fusd_client_flush(struct file *file, fl_owner_t id)
 {
@@ -248,6 +278,7 @@ const struct file_operations fusd_client_fops = {
 	.read = fusd_client_read,
 	.write = fusd_client_write,
 	.llseek = fusd_client_llseek,
+	.poll = fusd_client_poll,
 	.flush = fusd_client_flush,
 	.fsync = fusd_client_fsync,
 	.unlocked_ioctl = fusd_client_ioctl,

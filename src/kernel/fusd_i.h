@@ -44,6 +44,7 @@ struct fusd_channel {
 	spinlock_t lock;		/* protects everything below */
 	struct list_head queue;		/* calls not yet read by the daemon */
 	DECLARE_HASHTABLE(sent, 6);	/* calls read, awaiting a reply */
+	DECLARE_HASHTABLE(files, 6);	/* open client files, by fh */
 	u64 next_id;			/* last request id issued */
 	u64 next_fh;			/* last open-file handle issued */
 	bool dead;			/* daemon gone: every call fails */
@@ -74,6 +75,9 @@ struct fusd_file {
 	struct fusd_device *fdev;	/* kept alive by the cdev reference */
 	struct fusd_channel *chan;	/* kept alive by fdev */
 	u64 fh;
+	struct hlist_node fh_node;	/* in chan->files */
+	wait_queue_head_t poll_wq;
+	__poll_t poll_mask;		/* set by the daemon's notifications */
 	struct fusd_call *release;	/* prepared at open, sent at close */
 };
 

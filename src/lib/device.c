@@ -152,6 +152,8 @@ FUSD_API int fusd_register(const char *name, const char *clazz,
 	reg.mode = mode;
 	if (fops->flush)
 		reg.flags |= FUSD_REGISTER_FLUSH;
+	if (fops->poll_diff)	/* files start not ready until it says */
+		reg.flags |= FUSD_REGISTER_POLL;
 	if (fusd_set_field(reg.name, name) ||
 	    fusd_set_field(reg.devname, devname) ||
 	    fusd_set_field(reg.clazz, clazz))

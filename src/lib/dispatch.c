@@ -5,6 +5,7 @@
  * reply.
  */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +31,7 @@ static void fusd_open_remove(struct fusd_dev *dev, struct fusd_open *o)
 {
 	struct fusd_open **p = fusd_open_slot(dev, o->fh);
 
+	o->closed = 1;
 	if (*p == o) {
 		*p = o->next;
 		fusd_open_put(o);	/* the table's reference */
@@ -182,6 +184,79 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 	return -ENOSYS;
 }
 
+/* Answer now, or remember a deferred call and drop the dispatcher's
+ * reference.
+ */
+static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
+{
+	struct fusd_dev *dev = ctx->dev;
+
+	if (ret == -FUSD_NOREPLY) {
+		/* The driver answers later with fusd_return(); remember the
+		 * call so an INTERRUPT can find it (unless another thread
+		 * has answered it already).
+		 */
+		fusd_lock();
+		if (!ctx->answered) {
+			ctx->next_deferred = dev->deferred;
+			dev->deferred = ctx;
+			ctx->is_deferred = 1;
+		}
+		fusd_ctx_put_locked(ctx);
+		fusd_unlock();
+		return;
+	}
+	fusd_return(&ctx->info, (ssize_t)ret);
+	fusd_ctx_put(ctx);
+}
+
+static unsigned int fusd_classic_to_poll(unsigned int state)
+{
+	unsigned int mask = 0;
+
+	if (state & FUSD_NOTIFY_INPUT)
+		mask |= POLLIN | POLLRDNORM;
+	if (state & FUSD_NOTIFY_OUTPUT)
+		mask |= POLLOUT | POLLWRNORM;
+	if (state & FUSD_NOTIFY_EXCEPT)
+		mask |= POLLPRI;
+	return mask;
+}
+
+static int fusd_send_notify(int fd, uint64_t fh, unsigned int mask)
+{
+	struct fusd_notify_poll msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.size = sizeof(msg);
+	msg.hdr.hdr_size = sizeof(msg);
+	msg.hdr.opcode = FUSD_OP_NOTIFY_POLL;
+	msg.fh = fh;
+	msg.mask = mask;
+	return write(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? 0 : -1;
+}
+
+/*
+ * Classic poll_diff, on top of notifications: the driver is asked with
+ * the state the kernel holds, answers (now or later) when it differs,
+ * the kernel is notified, and the driver is asked again.
+ */
+static void fusd_poll_cycle(struct fusd_dev *dev,
+			    const struct fusd_request *open_req,
+			    unsigned int cached)
+{
+	struct fusd_request req = *open_req;
+	struct fusd_call_ctx *ctx;
+
+	req.hdr.opcode = FUSD_OP_POLL;
+	req.hdr.id = 0;
+	ctx = fusd_ctx_new(dev, &req, 0);
+	if (!ctx)
+		return;
+	ctx->poll_cached = cached;
+	fusd_finish(ctx, dev->fops->poll_diff(&ctx->info, cached));
+}
+
 /* The caller of a deferred request was interrupted: run unblock(). */
 static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 {
@@ -208,7 +283,6 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 {
 	struct fusd_call_ctx *ctx;
 	size_t cap = 0;
-	long long ret;
 
 	switch (req->hdr.opcode) {
 	case FUSD_OP_INTERRUPT:
@@ -249,24 +323,7 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 		return;
 	}
 	ctx->payload_len = payload_len;
-	ret = fusd_call_driver(ctx, payload);
-	if (ret == -FUSD_NOREPLY) {
-		/* The driver answers later with fusd_return(); remember the
-		 * call so an INTERRUPT can find it (unless another thread
-		 * has answered it already).
-		 */
-		fusd_lock();
-		if (!ctx->answered) {
-			ctx->next_deferred = dev->deferred;
-			dev->deferred = ctx;
-			ctx->is_deferred = 1;
-		}
-		fusd_ctx_put_locked(ctx);
-		fusd_unlock();
-		return;
-	}
-	fusd_return(&ctx->info, (ssize_t)ret);
-	fusd_ctx_put(ctx);
+	fusd_finish(ctx, fusd_call_driver(ctx, payload));
 }
 
 
@@ -368,6 +425,23 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		errno = EINVAL;	/* answered twice: a driver bug */
 		return -1;
 	}
+	if (op == FUSD_OP_POLL) {
+		int live = ctx->open && !ctx->open->closed && ctx->dev->fd >= 0;
+
+		fusd_ctx_answered_locked(ctx);
+		fd = ctx->dev->fd;
+		fusd_unlock();
+		if (live && retval >= 0) {
+			if (fusd_send_notify(fd, ctx->req.fh,
+					     fusd_classic_to_poll((unsigned int)retval)))
+				ret = -1;
+			else if ((unsigned int)retval != ctx->poll_cached)
+				fusd_poll_cycle(ctx->dev, &ctx->req,
+						(unsigned int)retval);
+		}
+		fusd_ctx_put(ctx);
+		return ret;
+	}
 	fusd_ctx_answered_locked(ctx);
 	/* -1 once unregistered; a left caller needs no answer. */
 	fd = ctx->interrupted ? -2 : ctx->dev->fd;
@@ -388,10 +462,32 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	} else if (fd >= 0 && write(fd, &ctx->reply, len) < 0) {
 		ret = -1;
 		err = errno;
+	} else if (fd >= 0 && op == FUSD_OP_OPEN && retval == 0 &&
+		   ctx->dev->fops->poll_diff) {
+		fusd_poll_cycle(ctx->dev, &ctx->req, 0);
 	}
 	fusd_ctx_put(ctx);
 	errno = err ? err : errno;
 	return ret;
+}
+
+FUSD_API int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask)
+{
+	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+	int fd;
+
+	if (!file) {
+		errno = EINVAL;
+		return -1;
+	}
+	fusd_lock();
+	fd = ctx->dev->fd;
+	fusd_unlock();
+	if (fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	return fusd_send_notify(fd, ctx->req.fh, mask);
 }
 
 FUSD_API void fusd_destroy(struct fusd_file_info *file)

@@ -49,6 +49,11 @@ FUSD_API void *fusd_get_ioctl_buffer(struct fusd_file_info *file)
 	return fusd_ctx(file)->data;
 }
 
+FUSD_API int fusd_get_poll_diff_cached_state(struct fusd_file_info *file)
+{
+	return (int)fusd_ctx(file)->poll_cached;
+}
+
 /* Classic rendering: "RWE" with '-' for a missing bit; ring of 5 buffers
  * so that a few calls can share one printf().
  */

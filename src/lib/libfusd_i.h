@@ -17,6 +17,7 @@ struct fusd_open {
 	uint64_t fh;
 	void *private_data;
 	unsigned int refs;	/* the open itself + calls in flight */
+	int closed;		/* released (or refused): no more polling */
 	struct fusd_open *next;
 };
 
@@ -45,6 +46,7 @@ struct fusd_call_ctx {
 	int is_deferred;	/* on dev->deferred */
 	int answered;		/* fusd_return/destroy was called */
 	int interrupted;	/* the kernel said the caller left */
+	unsigned int poll_cached;	/* poll_diff: the state last reported */
 	struct fusd_dev *dev;
 	struct fusd_open *open;
 	void *private_in;	/* private_data handed to the callback */

@@ -29,8 +29,9 @@
  *     queued.
  *
  * Writing the channel (daemon -> kernel):
- *   - write() carries one or more whole replies (struct fusd_reply followed
- *     by its payload), back to back.  The return value is the number of
+ *   - write() carries one or more whole messages back to back: replies
+ *     (struct fusd_reply followed by its payload) and poll notifications
+ *     (struct fusd_notify_poll).  The return value is the number of
  *     bytes consumed.  A malformed reply (bad size, unknown opcode, non-zero
  *     reserved field, result out of range, payload longer than the request
  *     allows, id never issued) fails the write with -EINVAL; if the reply
@@ -90,6 +91,14 @@
  *                    is never interrupted this way: if it is accepted
  *                    after its caller left, the kernel sends a RELEASE.
  *
+ * Poll: the kernel keeps a poll mask per open file and never asks the
+ *   daemon during poll().  Without FUSD_REGISTER_POLL a file starts
+ *   readable and writable (like a driver without poll); with it, a file
+ *   starts with nothing ready.  Either way, a FUSD_OP_NOTIFY_POLL sets
+ *   the mask (it may be sent for an fh before its OPEN is answered).  A
+ *   notification for an fh already released is dropped quietly.  When
+ *   the daemon goes away every file polls EPOLLERR | EPOLLHUP.
+ *
  *   Opcodes FUSD_OP_POLL and FUSD_OP_MMAP are reserved for their system
  *   calls; a kernel speaking this minor version never sends them.
  *
@@ -112,7 +121,7 @@
  *
  * Changelog:
  *   1.0 (2026-11-23)  first version: open, release, read, write, llseek,
- *                     ioctl, flush, fsync, interrupt.
+ *                     ioctl, flush, fsync, interrupt, poll notification.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
@@ -154,8 +163,9 @@
 /* fusd_request.flags */
 #define FUSD_REQ_COMPAT		(1U << 0)	/* caller is a 32-bit task */
 
-/* Reply opcodes (daemon -> kernel). */
+/* Daemon -> kernel opcodes. */
 #define FUSD_OP_REPLY		0x100
+#define FUSD_OP_NOTIFY_POLL	0x101
 
 /* Common header of every message, both directions. */
 struct fusd_msg_header {
@@ -217,7 +227,23 @@ struct fusd_reply {
 #define FUSD_REPLY_SET_OFFSET	(1U << 0)	/* 'offset' is the new f_pos */
 #define FUSD_REPLY_FLAGS_ALL	FUSD_REPLY_SET_OFFSET
 
+/*
+ * Poll state of one open file (daemon -> kernel, no reply).  'mask' holds
+ * EPOLL* bits (EPOLLIN, EPOLLOUT, EPOLLPRI, EPOLLERR, EPOLLHUP, EPOLLRDHUP,
+ * EPOLLRDNORM, EPOLLRDBAND, EPOLLWRNORM, EPOLLWRBAND, EPOLLMSG); poll(),
+ * select() and epoll on that file report it from then on, and sleepers
+ * whose events it holds are woken.  hdr.id must be 0.
+ */
+struct fusd_notify_poll {
+	struct fusd_msg_header hdr;
+	__u64 fh;		/* open file, from its requests */
+	__u32 mask;
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
 #define FUSD_REQUEST_SIZE_V1_0	80
+#define FUSD_NOTIFY_POLL_SIZE_V1_0	48
 #define FUSD_REPLY_SIZE_V1_0	56
 
 /* FUSD_IOC_REGISTER argument. */
@@ -241,7 +267,8 @@ struct fusd_register {
 
 /* fusd_register.flags */
 #define FUSD_REGISTER_FLUSH	(1U << 0)	/* send FUSD_OP_FLUSH on close() */
-#define FUSD_REGISTER_FLAGS_ALL	FUSD_REGISTER_FLUSH
+#define FUSD_REGISTER_POLL	(1U << 1)	/* files start with mask 0 */
+#define FUSD_REGISTER_FLAGS_ALL	(FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL)
 
 /* FUSD_IOC_VERSION argument. */
 struct fusd_version {
