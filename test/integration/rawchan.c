@@ -11,6 +11,11 @@
 
 int raw_register(const char *name, unsigned int mode)
 {
+	return raw_register_flags(name, mode, 0);
+}
+
+int raw_register_flags(const char *name, unsigned int mode, uint32_t flags)
+{
 	struct fusd_register reg;
 	int fd = open("/dev/fusd/control", O_RDWR);
 
@@ -20,6 +25,7 @@ int raw_register(const char *name, unsigned int mode)
 	reg.major = FUSD_PROTO_MAJOR;
 	reg.minor = FUSD_PROTO_MINOR;
 	reg.mode = mode;
+	reg.flags = flags;
 	strcpy(reg.name, name);
 	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
 	assert_int_equal(reg.minor, FUSD_PROTO_MINOR);

@@ -10,6 +10,8 @@
 
 /* Open /dev/fusd/control and register 'name'; returns the channel fd. */
 int raw_register(const char *name, unsigned int mode);
+/* The same with FUSD_REGISTER_* flags. */
+int raw_register_flags(const char *name, unsigned int mode, uint32_t flags);
 
 /* Read one request (blocking); returns its payload length. */
 size_t raw_read_request(int chan, struct fusd_request *req, void *payload,

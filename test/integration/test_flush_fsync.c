@@ -135,20 +135,12 @@ static void *close_main(void *arg)
 /* Raw channel: is a FLUSH sent, depending on the registration flag? */
 static void flush_sent(int want_flush)
 {
-	struct fusd_register reg;
 	struct fusd_request req;
 	pthread_t t;
 	int chan, cfd;
 
-	chan = open("/dev/fusd/control", O_RDWR);
-	assert_true(chan >= 0);
-	memset(&reg, 0, sizeof(reg));
-	reg.size = sizeof(reg);
-	reg.major = FUSD_PROTO_MAJOR;
-	reg.mode = 0600;
-	reg.flags = want_flush ? FUSD_REGISTER_FLUSH : 0;
-	strcpy(reg.name, "rawflush");
-	assert_int_equal(ioctl(chan, FUSD_IOC_REGISTER, &reg), 0);
+	chan = raw_register_flags("rawflush", 0600,
+				  want_flush ? FUSD_REGISTER_FLUSH : 0);
 	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
 	cfd = open("/dev/rawflush", O_RDWR);
 	pthread_join(t, NULL);

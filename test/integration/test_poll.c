@@ -28,18 +28,9 @@ static void *accept_open(void *arg)
 
 static void raw_setup(uint32_t flags)
 {
-	struct fusd_register reg;
 	pthread_t t;
 
-	chan = open("/dev/fusd/control", O_RDWR);
-	assert_true(chan >= 0);
-	memset(&reg, 0, sizeof(reg));
-	reg.size = sizeof(reg);
-	reg.major = FUSD_PROTO_MAJOR;
-	reg.mode = 0600;
-	reg.flags = flags;
-	strcpy(reg.name, "rawpoll");
-	assert_int_equal(ioctl(chan, FUSD_IOC_REGISTER, &reg), 0);
+	chan = raw_register_flags("rawpoll", 0600, flags);
 	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
 	cfd = open("/dev/rawpoll", O_RDWR);
 	pthread_join(t, NULL);
