@@ -137,12 +137,26 @@ ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 void fusd_channel_fail_all(struct fusd_channel *chan);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
 
+/* stats.c: sysfs attributes and /dev/fusd/status */
+struct fusd_stats {
+	u64 pending;		/* calls queued or awaiting a reply */
+	u64 open_files;
+	u64 total;		/* requests ever issued on the channel */
+	bool dead;
+};
+
+extern const struct attribute_group *fusd_dev_groups[];
+void fusd_channel_stats(struct fusd_channel *chan, struct fusd_stats *st);
+int fusd_status_init(void);
+void fusd_status_exit(void);
+
 /* registry.c: device names, nodes and minors */
 int fusd_registry_init(void);
 void fusd_registry_exit(void);
 int fusd_device_register(struct fusd_channel *chan,
 			 struct fusd_register *args);
 void fusd_device_unregister(struct fusd_device *fdev);
+size_t fusd_registry_status(char *buf, size_t size);
 
 /* client.c: file operations of a registered device */
 extern const struct file_operations fusd_client_fops;

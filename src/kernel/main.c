@@ -19,16 +19,24 @@ static int __init fusd_init(void)
 	if (ret)
 		return ret;
 	ret = fusd_control_init();
-	if (ret) {
-		fusd_registry_exit();
-		return ret;
-	}
+	if (ret)
+		goto err_registry;
+	ret = fusd_status_init();
+	if (ret)
+		goto err_control;
 	pr_info("protocol %d.%d loaded\n", FUSD_PROTO_MAJOR, FUSD_PROTO_MINOR);
 	return 0;
+
+err_control:
+	fusd_control_exit();
+err_registry:
+	fusd_registry_exit();
+	return ret;
 }
 
 static void __exit fusd_exit(void)
 {
+	fusd_status_exit();
 	fusd_control_exit();
 	fusd_registry_exit();
 }

@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <linux/idr.h>
 #include <linux/kdev_t.h>
+#include <linux/pid.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -25,6 +26,7 @@ static char *fusd_class_devnode(FUSD_DEVNODE_CONST struct device *dev,
 
 static struct class fusd_class = {
 	.name = "fusd",
+	.dev_groups = fusd_dev_groups,
 };
 
 static void fusd_device_release(struct device *dev)
@@ -226,6 +228,36 @@ void fusd_device_unregister(struct fusd_device *fdev)
 	list_del(&fdev->entry);
 	mutex_unlock(&fusd_registry_lock);
 	put_device(&fdev->dev);
+}
+
+/* The classic status table: one line per device, then a summary. */
+size_t fusd_registry_status(char *buf, size_t size)
+{
+	struct fusd_device *fdev;
+	unsigned int devices = 0;
+	u64 clients = 0;
+	size_t len;
+
+	len = scnprintf(buf, size, "%-8s %-6s %s\n", "PID", "Open", "Name");
+	len += scnprintf(buf + len, size - len, "%-8s %-6s %s\n", "------",
+			 "----", "-----------------");
+	mutex_lock(&fusd_registry_lock);
+	list_for_each_entry(fdev, &fusd_devices, entry) {
+		struct fusd_stats st;
+
+		fusd_channel_stats(fdev->chan, &st);
+		len += scnprintf(buf + len, size - len, "%-8d %-6llu %s\n",
+				 pid_nr(fdev->chan->owner),
+				 (unsigned long long)st.open_files, fdev->name);
+		devices++;
+		clients += st.open_files;
+	}
+	mutex_unlock(&fusd_registry_lock);
+	len += scnprintf(buf + len, size - len,
+			 "\nfusd protocol %d.%d - %u devices used by %llu clients\n",
+			 FUSD_PROTO_MAJOR, FUSD_PROTO_MINOR, devices,
+			 (unsigned long long)clients);
+	return len;
 }
 
 int fusd_registry_init(void)

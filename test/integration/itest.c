@@ -124,3 +124,26 @@ ssize_t itest_slurp(const char *path, char *buf, size_t cap)
 	buf[total] = '\0';
 	return total;
 }
+
+long long itest_sysfs(const char *dev, const char *attr)
+{
+	char path[256], buf[64];
+
+	snprintf(path, sizeof(path), "/sys/class/fusd/%s/%s", dev, attr);
+	if (itest_slurp(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+int itest_wait_sysfs(const char *dev, const char *attr, long long want,
+		     int timeout_ms)
+{
+	int64_t end = itest_now_ms() + timeout_ms;
+
+	while (itest_sysfs(dev, attr) != want) {
+		if (itest_now_ms() > end)
+			return -1;
+		usleep(5000);
+	}
+	return 0;
+}

@@ -38,4 +38,11 @@ int itest_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Read a whole (small) file into buf, NUL-terminated; returns length. */
 ssize_t itest_slurp(const char *path, char *buf, size_t cap);
 
+/* Read /sys/class/fusd/DEV/ATTR as a number; -1 if unreadable. */
+long long itest_sysfs(const char *dev, const char *attr);
+
+/* Wait until that attribute equals 'want'; 0 on success. */
+int itest_wait_sysfs(const char *dev, const char *attr, long long want,
+		     int timeout_ms);
+
 #endif /* ITEST_H */

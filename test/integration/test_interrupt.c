@@ -120,7 +120,10 @@ static void test_thousand_interrupted_reads(void **state)
 		assert_int_equal(r.err, EINTR);
 		expect(p[0], 'u');		/* and was told, once */
 	}
-	/* Nothing is left hanging: the file still works. */
+	/* Nothing is left hanging: no call pending, the file still works. */
+	assert_int_equal(itest_wait_sysfs("intr", "pending", 0, 2000), 0);
+	assert_int_equal(itest_sysfs("intr", "open_files"), 1);
+	assert_true(itest_sysfs("intr", "total") >= 2 * ROUNDS);
 	assert_int_equal(write(fd, "x", 1), 1);
 	close(fd);
 	close(p[0]);
