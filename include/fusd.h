@@ -184,6 +184,26 @@ void fusd_dispatch(int fd);
  * descriptor number works. */
 void fusd_run(void);
 
+/**
+ * Serve every registered device with @p nthreads threads (the caller is
+ * one of them) until none is left.  Callbacks then run concurrently and
+ * must lock their own data; deferred answers may come from any thread.
+ * @return 0 when no device is left, -1 with errno EINVAL for nthreads < 1.
+ */
+int fusd_run_mt(int nthreads);
+
+/**
+ * One descriptor for an application's own event loop (epoll, poll,
+ * select, libevent...): it becomes readable whenever any fusd device has
+ * requests.  Then call fusd_dispatch_ready().  Devices registered later
+ * are included.  @return the descriptor (owned by the library), or -1.
+ */
+int fusd_epoll_fd(void);
+
+/** Handle every device that has requests now; never blocks.
+ * @return how many devices were handled, or -1 with errno. */
+int fusd_dispatch_ready(void);
+
 /** Add every device channel to @p set and raise @p *max accordingly.
  * Channels numbered FD_SETSIZE or above cannot be put in an fd_set and
  * are skipped: use fusd_run() or poll() on them instead. */

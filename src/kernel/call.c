@@ -182,6 +182,7 @@ static void fusd_requeue(struct fusd_channel *chan, struct fusd_call *call)
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 				size_t count, bool nonblock)
 {
+	u32 limit = READ_ONCE(chan->batch_max), handed = 0;
 	struct fusd_call *call;
 	size_t done = 0;
 	int err;
@@ -199,7 +200,7 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 	}
 
 	/* Hand out as many whole requests as fit; never split one. */
-	while (!list_empty(&chan->queue)) {
+	while (!list_empty(&chan->queue) && (!limit || handed < limit)) {
 		call = list_first_entry(&chan->queue, struct fusd_call, link);
 		if (call->msg_len > count - done)
 			break;
@@ -220,6 +221,7 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 			return done ? done : -EFAULT;
 		}
 		done += call->msg_len;
+		handed++;
 		fusd_call_put(call);
 		spin_lock(&chan->lock);
 	}

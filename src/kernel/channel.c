@@ -159,6 +159,14 @@ static long fusd_control_ioctl(struct file *file, unsigned int cmd,
 		return fusd_ioc_register(chan, uarg);
 	case FUSD_IOC_VERSION:
 		return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
+	case FUSD_IOC_SET_BATCH: {
+		u32 max;
+
+		if (get_user(max, (u32 __user *)uarg))
+			return -EFAULT;
+		WRITE_ONCE(chan->batch_max, max);
+		return 0;
+	}
 	}
 	return -ENOTTY;
 }

@@ -54,6 +54,7 @@ struct fusd_channel {
 	struct fusd_device *dev;	/* registered device, or NULL */
 	u16 proto_minor;		/* negotiated protocol minor */
 	u32 reg_flags;			/* FUSD_REGISTER_* */
+	u32 batch_max;			/* requests per read(), 0: no limit */
 
 	const struct cred *cred;	/* daemon's credentials at open */
 	struct pid *owner;		/* daemon's thread group (pid ns too) */

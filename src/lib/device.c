@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #define FUSD_CONTROL_PATH "/dev/" FUSD_CONTROL_NAME
 
 static pthread_mutex_t fusd_table_lock = PTHREAD_MUTEX_INITIALIZER;
+static int fusd_epfd = -1;	/* every channel, for fusd_epoll_fd() */
 static struct fusd_dev **fusd_table;	/* indexed by descriptor */
 static size_t fusd_table_len;
 
@@ -111,6 +113,11 @@ struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
 		fusd_table_len = len;
 	}
 	fusd_table[fd] = dev;
+	if (fusd_epfd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+		epoll_ctl(fusd_epfd, EPOLL_CTL_ADD, fd, &ev);
+	}
 	fusd_unlock();
 	return dev;
 err:
@@ -184,6 +191,8 @@ FUSD_API int fusd_unregister(int fd)
 		fusd_table[fd] = NULL;
 	}
 	if (dev) {
+		if (fusd_epfd >= 0)
+			epoll_ctl(fusd_epfd, EPOLL_CTL_DEL, fd, NULL);
 		/* Closing the channel removes the node and fails pending
 		 * calls; deferred calls still held by the driver see -1.
 		 */
@@ -280,4 +289,113 @@ FUSD_API void fusd_run(void)
 		}
 	}
 	free(fds);
+}
+
+/* One descriptor that is readable whenever any device needs attention. */
+FUSD_API int fusd_epoll_fd(void)
+{
+	size_t i;
+	int fd;
+
+	fusd_lock();
+	if (fusd_epfd < 0) {
+		fusd_epfd = epoll_create1(EPOLL_CLOEXEC);
+		for (i = 0; fusd_epfd >= 0 && i < fusd_table_len; i++) {
+			struct epoll_event ev = { .events = EPOLLIN,
+						  .data.fd = (int)i };
+
+			if (fusd_table[i])
+				epoll_ctl(fusd_epfd, EPOLL_CTL_ADD, (int)i, &ev);
+		}
+	}
+	fd = fusd_epfd;
+	fusd_unlock();
+	return fd;
+}
+
+/* Handle what is ready now; never blocks.  Returns devices handled. */
+static int fusd_dispatch_ready_timeout(int timeout_ms)
+{
+	struct epoll_event ev[16];
+	int epfd = fusd_epoll_fd(), n, i;
+
+	if (epfd < 0)
+		return -1;
+	n = epoll_wait(epfd, ev, 16, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	for (i = 0; i < n; i++) {
+		struct fusd_dev *dev = fusd_dev_get(ev[i].data.fd);
+
+		if (!dev)
+			continue;
+		/* Another thread may have taken the request: never block. */
+		if (!dev->nonblock) {
+			fcntl(dev->fd, F_SETFL,
+			      fcntl(dev->fd, F_GETFL) | O_NONBLOCK);
+			dev->nonblock = 1;
+		}
+		fusd_dev_put(dev);
+		fusd_dispatch(ev[i].data.fd);
+	}
+	return n;
+}
+
+FUSD_API int fusd_dispatch_ready(void)
+{
+	return fusd_dispatch_ready_timeout(0);
+}
+
+static size_t fusd_count_devices(void)
+{
+	size_t i, n = 0;
+
+	fusd_lock();
+	for (i = 0; i < fusd_table_len; i++)
+		n += fusd_table[i] != NULL;
+	fusd_unlock();
+	return n;
+}
+
+static void *fusd_worker(void *arg)
+{
+	(void)arg;
+	/* The timeout lets workers notice that every device is gone. */
+	while (fusd_count_devices() > 0)
+		if (fusd_dispatch_ready_timeout(500) < 0)
+			break;
+	return NULL;
+}
+
+FUSD_API int fusd_run_mt(int nthreads)
+{
+	pthread_t *threads;
+	int i, started = 0;
+
+	if (nthreads < 1 || fusd_epoll_fd() < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	threads = calloc((size_t)nthreads, sizeof(*threads));
+	if (!threads)
+		return -1;
+	/* One call per read(), so that each thread takes its own. */
+	if (nthreads > 1) {
+		uint32_t one = 1;
+		size_t k;
+
+		fusd_lock();
+		for (k = 0; k < fusd_table_len; k++)
+			if (fusd_table[k])
+				ioctl((int)k, FUSD_IOC_SET_BATCH, &one);
+		fusd_unlock();
+	}
+	for (i = 1; i < nthreads; i++)
+		if (!pthread_create(&threads[i], NULL, fusd_worker, NULL))
+			started++;
+	fusd_worker(NULL);
+	for (i = 1; i <= started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	return 0;
 }

@@ -27,6 +27,7 @@ struct fusd_open {
 struct fusd_dev {
 	int fd;			/* -1 once unregistered */
 	unsigned int refs;	/* the table + calls in flight */
+	int nonblock;		/* channel set O_NONBLOCK by the ready loop */
 	struct fusd_file_operations *fops;
 	void *device_info;
 	struct fusd_open *opens[FUSD_OPEN_BUCKETS];

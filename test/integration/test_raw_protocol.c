@@ -473,6 +473,34 @@ static void test_batched_read_and_write(void **state)
 	free(buf);
 }
 
+static void test_batch_limit(void **state)
+{
+	static struct client c1, c2;
+	char *buf = malloc(FUSD_MSG_MAX);
+	struct fusd_request r;
+	uint32_t one = 1, all = 0;
+	int i;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(ioctl(chan, FUSD_IOC_SET_BATCH, &one), 0);
+	client_start(&c1, 'r', cfd, 1);
+	client_start(&c2, 'r', cfd, 1);
+	usleep(300 * 1000);	/* both queued */
+	for (i = 0; i < 2; i++) {
+		/* One request per read(), though both would fit. */
+		assert_int_equal(read(chan, buf, FUSD_MSG_MAX), sizeof(r));
+		memcpy(&r, buf, sizeof(r));
+		raw_reply(chan, r.hdr.id, 1, "b", 1);
+	}
+	assert_int_equal(client_join(&c1), 1);
+	assert_int_equal(client_join(&c2), 1);
+	assert_int_equal(ioctl(chan, FUSD_IOC_SET_BATCH, &all), 0);
+	assert_int_equal(ioctl(chan, FUSD_IOC_SET_BATCH, (void *)8), -1);
+	assert_int_equal(errno, EFAULT);
+	free(buf);
+}
+
 static void test_open_refused_and_bad_open_reply(void **state)
 {
 	struct fusd_request req;
@@ -506,6 +534,7 @@ int main(void)
 		cmocka_unit_test(test_interrupt_before_daemon_read_is_silent),
 		cmocka_unit_test(test_sa_restart_reissues_call),
 		cmocka_unit_test(test_batched_read_and_write),
+		cmocka_unit_test(test_batch_limit),
 		cmocka_unit_test(test_open_refused_and_bad_open_reply),
 	};
 

@@ -109,6 +109,9 @@
  *                    reserved field or struct size, -EPROTO for a
  *                    protocol major version the kernel does not speak.
  *   FUSD_IOC_VERSION returns the kernel's protocol version.
+ *   FUSD_IOC_SET_BATCH  most requests one read() returns (0, the default:
+ *                    as many as fit).  1 suits several daemon threads
+ *                    reading one channel, so that each takes one call.
  *
  * Versioning and negotiation:
  *   The daemon passes FUSD_PROTO_MAJOR/MINOR in FUSD_IOC_REGISTER.  The
@@ -280,5 +283,6 @@ struct fusd_version {
 #define FUSD_IOC_MAGIC		0xFD
 #define FUSD_IOC_REGISTER	_IOWR(FUSD_IOC_MAGIC, 1, struct fusd_register)
 #define FUSD_IOC_VERSION	_IOR(FUSD_IOC_MAGIC, 2, struct fusd_version)
+#define FUSD_IOC_SET_BATCH	_IOW(FUSD_IOC_MAGIC, 3, __u32)
 
 #endif /* _UAPI_LINUX_FUSD_H */
