@@ -72,8 +72,7 @@ fusd_payload() {
 	rm -rf "$dir"
 	mkdir -p "$dir"/{bin,lib,tests}
 	cp -a "$FUSD_BUILD"/libfusd.so* "$dir/lib/"
-	cp "$FUSD_BUILD"/helloworld "$FUSD_BUILD"/echo "$FUSD_BUILD"/ioctl \
-		"$FUSD_BUILD"/fusdctl "$dir/bin/"
+	cp "$FUSD_BUILD"/examples/* "$FUSD_BUILD"/fusdctl "$dir/bin/"
 	cp "$FUSD_BUILD"/test/integration/test_* "$dir/tests/"
 	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
 }
