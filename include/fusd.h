@@ -174,6 +174,25 @@ int fusd_return(struct fusd_file_info *file, ssize_t retval);
  */
 int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask);
 
+/**
+ * For an ioctl whose data _IOC_SIZE does not describe (a pointer inside a
+ * struct, a variable-length buffer): while answering that ioctl (in the
+ * callback, or deferred), copy @p len bytes (at most FUSD_IO_MAX) from
+ * the caller's address @p caller_addr into @p dst.  The caller's memory
+ * protections apply.
+ * @return 0, or -1 with errno: EFAULT (range not accessible), EINVAL (@p
+ * file is not an ioctl awaiting its answer, its caller left, or @p len is
+ * too large), EPIPE (device unregistered).
+ */
+int fusd_copy_from_caller(struct fusd_file_info *file, void *dst,
+			  unsigned long caller_addr, size_t len);
+
+/** The reverse of fusd_copy_from_caller(): write @p len bytes from @p src
+ * to the caller's address @p caller_addr.  Read-only caller memory gives
+ * EFAULT.  Same errors. */
+int fusd_copy_to_caller(struct fusd_file_info *file, unsigned long caller_addr,
+			const void *src, size_t len);
+
 /** Free a deferred fusd_file_info without answering (e.g. after close). */
 void fusd_destroy(struct fusd_file_info *file);
 

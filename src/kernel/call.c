@@ -9,7 +9,9 @@
 #include <linux/ioctl.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
+#include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/task.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -63,6 +65,8 @@ void fusd_call_put(struct fusd_call *call)
 	if (!call || !refcount_dec_and_test(&call->ref))
 		return;
 	fusd_call_put(call->undo);
+	if (call->caller)
+		put_task_struct(call->caller);
 	kvfree(call->data);
 	kvfree(call);
 }
@@ -425,6 +429,57 @@ ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 		done += ret;
 	}
 	return done;
+}
+
+/*
+ * Copy between the memory of an ioctl's caller, blocked in that ioctl, and
+ * the daemon's.  The caller's page protections apply (no FOLL_FORCE).
+ */
+int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
+		      bool to_caller)
+{
+	struct fusd_call *call;
+	void *kbuf;
+	int ret = 0, n;
+
+	if (cp->len > FUSD_IO_MAX)
+		return -EINVAL;
+	spin_lock(&chan->lock);
+	call = fusd_find_sent_locked(chan, cp->id);
+	if (!call || call->req->hdr.opcode != FUSD_OP_IOCTL ||
+	    !call->caller) {
+		spin_unlock(&chan->lock);
+		return -EINVAL;
+	}
+	refcount_inc(&call->ref);
+	spin_unlock(&chan->lock);
+	if (!cp->len)
+		goto out;
+
+	kbuf = kvmalloc(cp->len, GFP_KERNEL_ACCOUNT);
+	if (!kbuf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	if (to_caller) {
+		if (copy_from_user(kbuf, u64_to_user_ptr(cp->buf), cp->len)) {
+			ret = -EFAULT;
+		} else {
+			n = access_process_vm(call->caller, cp->caller_addr,
+					      kbuf, cp->len, FOLL_WRITE);
+			ret = n == cp->len ? 0 : -EFAULT;
+		}
+	} else {
+		n = access_process_vm(call->caller, cp->caller_addr, kbuf,
+				      cp->len, 0);
+		if (n != cp->len ||
+		    copy_to_user(u64_to_user_ptr(cp->buf), kbuf, cp->len))
+			ret = -EFAULT;
+	}
+	kvfree(kbuf);
+out:
+	fusd_call_put(call);
+	return ret;
 }
 
 /* The daemon is gone: every call still on the channel fails with -EPIPE. */

@@ -159,6 +159,17 @@ static long fusd_control_ioctl(struct file *file, unsigned int cmd,
 		return fusd_ioc_register(chan, uarg);
 	case FUSD_IOC_VERSION:
 		return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
+	case FUSD_IOC_COPY_FROM_CALLER:
+	case FUSD_IOC_COPY_TO_CALLER: {
+		struct fusd_copy cp;
+
+		if (!fusd_channel_registered(chan))
+			return -ENODEV;
+		if (copy_from_user(&cp, uarg, sizeof(cp)))
+			return -EFAULT;
+		return fusd_channel_copy(chan, &cp,
+					 cmd == FUSD_IOC_COPY_TO_CALLER);
+	}
 	case FUSD_IOC_SET_BATCH: {
 		u32 max;
 

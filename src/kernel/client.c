@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/poll.h>
+#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -207,6 +208,9 @@ static long fusd_client_ioctl(struct file *file, unsigned int cmd,
 	call->req->u.ioctl.cmd = cmd;
 	call->req->u.ioctl.arg = arg;
 	call->req->u.ioctl.size = size;
+	/* The daemon may reach into our memory while we wait. */
+	if (current->mm)
+		call->caller = get_task_struct(current);
 	if (in && copy_from_user(call->req + 1, uarg, in)) {
 		fusd_call_put(call);
 		return -EFAULT;

@@ -98,6 +98,8 @@ struct fusd_call {
 	bool orphan;			/* no waiter; the channel frees it */
 	bool no_reply;			/* INTERRUPT: done once delivered */
 
+	struct task_struct *caller;	/* IOCTL: for FUSD_IOC_COPY_* */
+
 	/* What the daemon reads: request header then payload. */
 	struct fusd_request *req;	/* points into msg */
 	size_t msg_len;
@@ -136,6 +138,8 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 				   const char __user *buf, size_t count);
 void fusd_channel_fail_all(struct fusd_channel *chan);
+int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
+		      bool to_caller);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
 
 /* stats.c: sysfs attributes and /dev/fusd/status */

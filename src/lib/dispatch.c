@@ -471,6 +471,47 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	return ret;
 }
 
+static int fusd_copy(struct fusd_file_info *file, unsigned long caller_addr,
+		     void *buf, size_t len, unsigned long cmd)
+{
+	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+	struct fusd_copy cp;
+	int fd;
+
+	if (!file || ctx->req.hdr.opcode != FUSD_OP_IOCTL) {
+		errno = EINVAL;
+		return -1;
+	}
+	fusd_lock();
+	fd = ctx->dev->fd;
+	fusd_unlock();
+	if (fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	memset(&cp, 0, sizeof(cp));
+	cp.id = ctx->req.hdr.id;
+	cp.caller_addr = caller_addr;
+	cp.buf = (uintptr_t)buf;
+	cp.len = len;
+	return ioctl(fd, cmd, &cp) ? -1 : 0;
+}
+
+FUSD_API int fusd_copy_from_caller(struct fusd_file_info *file, void *dst,
+				   unsigned long caller_addr, size_t len)
+{
+	return fusd_copy(file, caller_addr, dst, len,
+			 FUSD_IOC_COPY_FROM_CALLER);
+}
+
+FUSD_API int fusd_copy_to_caller(struct fusd_file_info *file,
+				 unsigned long caller_addr, const void *src,
+				 size_t len)
+{
+	return fusd_copy(file, caller_addr, (void *)src, len,
+			 FUSD_IOC_COPY_TO_CALLER);
+}
+
 FUSD_API int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask)
 {
 	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;

@@ -109,6 +109,15 @@
  *                    reserved field or struct size, -EPROTO for a
  *                    protocol major version the kernel does not speak.
  *   FUSD_IOC_VERSION returns the kernel's protocol version.
+ *   FUSD_IOC_COPY_FROM_CALLER, FUSD_IOC_COPY_TO_CALLER  for ioctls whose
+ *                    data _IOC_SIZE does not describe (pointers inside
+ *                    structs, variable buffers): while IOCTL request 'id'
+ *                    waits for its reply, copy 'len' bytes between the
+ *                    caller's memory and the daemon's, with the caller's
+ *                    own page protections (no forced writes).  -EINVAL if
+ *                    'id' is not an ioctl awaiting its reply (or its
+ *                    caller left) or len > FUSD_IO_MAX; -EFAULT if either
+ *                    range is not accessible.
  *   FUSD_IOC_SET_BATCH  most requests one read() returns (0, the default:
  *                    as many as fit).  1 suits several daemon threads
  *                    reading one channel, so that each takes one call.
@@ -273,6 +282,14 @@ struct fusd_register {
 #define FUSD_REGISTER_POLL	(1U << 1)	/* files start with mask 0 */
 #define FUSD_REGISTER_FLAGS_ALL	(FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL)
 
+/* FUSD_IOC_COPY_FROM_CALLER / FUSD_IOC_COPY_TO_CALLER argument. */
+struct fusd_copy {
+	__u64 id;		/* the FUSD_OP_IOCTL request being answered */
+	__u64 caller_addr;	/* address in the caller's memory */
+	__u64 buf;		/* address in the daemon's memory */
+	__u64 len;		/* bytes, at most FUSD_IO_MAX */
+};
+
 /* FUSD_IOC_VERSION argument. */
 struct fusd_version {
 	__u16 major;
@@ -284,5 +301,7 @@ struct fusd_version {
 #define FUSD_IOC_REGISTER	_IOWR(FUSD_IOC_MAGIC, 1, struct fusd_register)
 #define FUSD_IOC_VERSION	_IOR(FUSD_IOC_MAGIC, 2, struct fusd_version)
 #define FUSD_IOC_SET_BATCH	_IOW(FUSD_IOC_MAGIC, 3, __u32)
+#define FUSD_IOC_COPY_FROM_CALLER _IOW(FUSD_IOC_MAGIC, 4, struct fusd_copy)
+#define FUSD_IOC_COPY_TO_CALLER	_IOW(FUSD_IOC_MAGIC, 5, struct fusd_copy)
 
 #endif /* _UAPI_LINUX_FUSD_H */

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Description: an ioctl carrying a pointer inside its struct is served by
+ * the daemon copying from and to the caller's memory, bounded and checked
+ * (bad pointers and read-only memory give EFAULT, wrong ids EINVAL)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "itest.h"
+#include "rawchan.h"
+
+/* The struct names a buffer elsewhere in the caller's memory. */
+struct upcase_req {
+	uint64_t ptr;
+	uint32_t len;
+	uint32_t pad;
+};
+
+#define UPCASE _IOW('u', 1, struct upcase_req)
+
+static int up_ioctl(struct fusd_file_info *file, int cmd, void *data)
+{
+	struct upcase_req *r = data;
+	char buf[256];
+	uint32_t i;
+
+	if ((unsigned int)cmd != UPCASE)
+		return -ENOTTY;
+	if (r->len > sizeof(buf))
+		return -EINVAL;
+	if (fusd_copy_from_caller(file, buf, (unsigned long)r->ptr, r->len))
+		return -errno;
+	for (i = 0; i < r->len; i++)
+		if (buf[i] >= 'a' && buf[i] <= 'z')
+			buf[i] = (char)(buf[i] - 'a' + 'A');
+	if (fusd_copy_to_caller(file, (unsigned long)r->ptr, buf, r->len))
+		return -errno;
+	return (int)r->len;
+}
+
+static struct fusd_file_operations up_fops = { .ioctl = up_ioctl };
+
+static void test_pointer_inside_struct(void **state)
+{
+	char text[] = "pointer inside a struct";
+	struct upcase_req r;
+	char *ro;
+	pid_t d;
+	int fd;
+
+	(void)state;
+	d = itest_fork_daemon("upcase", &up_fops);
+	fd = open("/dev/upcase", O_RDWR);
+	assert_true(fd >= 0);
+
+	r.ptr = (uintptr_t)text;
+	r.len = (uint32_t)strlen(text);
+	assert_int_equal(ioctl(fd, UPCASE, &r), (int)r.len);
+	assert_string_equal(text, "POINTER INSIDE A STRUCT");
+
+	/* An unmapped address in the caller: EFAULT, nothing written. */
+	r.ptr = 16;
+	assert_int_equal(ioctl(fd, UPCASE, &r), -1);
+	assert_int_equal(errno, EFAULT);
+
+	/* Read-only memory stays read-only: the copy back fails. */
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(ro != MAP_FAILED);
+	strcpy(ro, "read only");
+	assert_int_equal(mprotect(ro, 4096, PROT_READ), 0);
+	r.ptr = (uintptr_t)ro;
+	r.len = 9;
+	assert_int_equal(ioctl(fd, UPCASE, &r), -1);
+	assert_int_equal(errno, EFAULT);
+	assert_string_equal(ro, "read only");
+	munmap(ro, 4096);
+
+	close(fd);
+	itest_kill_daemon(d, "/dev/upcase");
+}
+
+struct op {
+	int fd;
+	int kind;	/* 'i' ioctl, 'r' read */
+	struct upcase_req r;
+	char text[16];
+	int ret;
+};
+
+static void *op_main(void *arg)
+{
+	struct op *o = arg;
+
+	if (o->kind == 'i')
+		o->ret = ioctl(o->fd, UPCASE, &o->r);
+	else
+		o->ret = (int)read(o->fd, o->text, 4);
+	return NULL;
+}
+
+static void *accept_open(void *arg)
+{
+	raw_accept_open(*(int *)arg);
+	return NULL;
+}
+
+static int copy(int chan, unsigned long cmd, uint64_t id, uint64_t addr,
+		void *buf, uint64_t len)
+{
+	struct fusd_copy cp = { .id = id, .caller_addr = addr,
+				.buf = (uintptr_t)buf, .len = len };
+
+	return ioctl(chan, cmd, &cp);
+}
+
+static void test_copy_rules(void **state)
+{
+	struct fusd_request req;
+	char buf[64], payload[64];
+	struct op o = { .kind = 'i' };
+	pthread_t t;
+	int chan, cfd;
+
+	(void)state;
+	chan = raw_register("rawcopy", 0666);
+	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
+	cfd = open("/dev/rawcopy", O_RDWR);
+	pthread_join(t, NULL);
+	assert_true(cfd >= 0);
+
+	/* While an ioctl waits: bounded copies both ways. */
+	strcpy(o.text, "abc");
+	o.fd = cfd;
+	o.r.ptr = (uintptr_t)o.text;
+	o.r.len = 3;
+	assert_int_equal(pthread_create(&t, NULL, op_main, &o), 0);
+	raw_read_request(chan, &req, payload, sizeof(payload));
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_FROM_CALLER, req.hdr.id,
+			      o.r.ptr, buf, 3), 0);
+	assert_memory_equal(buf, "abc", 3);
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_TO_CALLER, req.hdr.id,
+			      o.r.ptr, "XY", 2), 0);
+	/* Too long, wrong id, bad daemon buffer. */
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_FROM_CALLER, req.hdr.id,
+			      o.r.ptr, buf, FUSD_IO_MAX + 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_FROM_CALLER, req.hdr.id + 99,
+			      o.r.ptr, buf, 3), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_FROM_CALLER, req.hdr.id,
+			      o.r.ptr, (void *)16, 3), -1);
+	assert_int_equal(errno, EFAULT);
+	raw_reply(chan, req.hdr.id, 0, NULL, 0);
+	pthread_join(t, NULL);
+	assert_int_equal(o.ret, 0);
+	assert_memory_equal(o.text, "XYc", 3);
+	/* Once answered, the caller's memory is out of reach. */
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_FROM_CALLER, req.hdr.id,
+			      o.r.ptr, buf, 3), -1);
+	assert_int_equal(errno, EINVAL);
+
+	/* Only ioctls lend their memory: not a read. */
+	o.kind = 'r';
+	assert_int_equal(pthread_create(&t, NULL, op_main, &o), 0);
+	raw_read_request(chan, &req, payload, sizeof(payload));
+	assert_int_equal(req.hdr.opcode, FUSD_OP_READ);
+	assert_int_equal(copy(chan, FUSD_IOC_COPY_TO_CALLER, req.hdr.id,
+			      (uintptr_t)o.text, "zz", 2), -1);
+	assert_int_equal(errno, EINVAL);
+	raw_reply(chan, req.hdr.id, 0, NULL, 0);
+	pthread_join(t, NULL);
+
+	close(chan);
+	close(cfd);
+	assert_int_equal(itest_wait_path("/dev/rawcopy", 0, 2000), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pointer_inside_struct),
+		cmocka_unit_test(test_copy_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
