@@ -18,7 +18,7 @@ FUSD_PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
-	linux-source-6.12 sparse
+	linux-source-6.12 sparse gcc-multilib
 )
 
 fusd_install_deps() {
@@ -73,6 +73,9 @@ fusd_payload() {
 	mkdir -p "$dir"/{bin,lib,tests}
 	cp -a "$FUSD_BUILD"/libfusd.so* "$dir/lib/"
 	cp "$FUSD_BUILD"/examples/* "$FUSD_BUILD"/fusdctl "$dir/bin/"
+	if [ -d "$FUSD_BUILD/test-bin" ]; then
+		cp "$FUSD_BUILD"/test-bin/* "$dir/bin/"
+	fi
 	cp "$FUSD_BUILD"/test/integration/test_* "$dir/tests/"
 	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
 }
