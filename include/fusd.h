@@ -71,12 +71,15 @@ typedef struct fusd_file_operations {
 	 */
 	int (*ioctl)(struct fusd_file_info *file, int request, void *data);
 	/**
-	 * Classic poll protocol.  Called after each successful open and then
-	 * again after every answer, with @p cached_state (FUSD_NOTIFY_* bits)
-	 * being what poll()/select() now report for the file.  Return the
-	 * current state when it differs, or -FUSD_NOREPLY and later
-	 * fusd_return(file, new_state) when it changes.  poll() itself never
-	 * waits for the driver.  Set: files start with nothing ready.
+	 * Classic poll protocol.  Called after each successful open, and
+	 * again each time the driver answers it with a state that differs
+	 * from @p cached_state (FUSD_NOTIFY_* bits: what poll()/select() now
+	 * report for the file).  Return the current state when it differs,
+	 * or -FUSD_NOREPLY, keep @p file, and fusd_return(file, new_state)
+	 * whenever the state changes, including when a read or write of the
+	 * driver's own changes it (it is not asked again after reads or
+	 * writes).  Destroy a held call in close.  poll() itself never waits
+	 * for the driver.  Set: files start with nothing ready.
 	 */
 	int (*poll_diff)(struct fusd_file_info *file,
 			 unsigned int cached_state);
@@ -118,7 +121,8 @@ struct fusd_request;
 typedef struct fusd_file_info {
 	/** What was passed to fusd_register(); changing it has no effect. */
 	void *device_info;
-	/** Per-open-file data the driver may set (e.g. in open). */
+	/** Per-open-file data the driver may set (e.g. in open).  A change
+	 * made in a deferred call reaches the open file when it is answered. */
 	void *private_data;
 	/** O_* flags of the caller's open file. */
 	unsigned int flags;

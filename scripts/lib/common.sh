@@ -18,14 +18,14 @@ FUSD_PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
-	linux-source-6.12 sparse gcc-multilib
+	linux-source-6.12 sparse gcc-multilib groff-base
 )
 
 fusd_install_deps() {
 	local missing=() p
 	for p in "${FUSD_PACKAGES[@]}"; do
-		dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-			grep -q 'install ok installed' || missing+=("$p")
+		[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = \
+			"install ok installed" ] || missing+=("$p")
 	done
 	if [ ${#missing[@]} -eq 0 ]; then
 		fusd_log "all needed Debian packages are installed"
