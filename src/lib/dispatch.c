@@ -471,6 +471,23 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	return ret;
 }
 
+/* The channel of a call's device; -1 with errno if there is none. */
+static int fusd_ctx_channel(struct fusd_call_ctx *ctx)
+{
+	int fd;
+
+	if (!ctx) {
+		errno = EINVAL;
+		return -1;
+	}
+	fusd_lock();
+	fd = ctx->dev->fd;
+	fusd_unlock();
+	if (fd < 0)
+		errno = EPIPE;
+	return fd;
+}
+
 static int fusd_copy(struct fusd_file_info *file, unsigned long caller_addr,
 		     void *buf, size_t len, unsigned long cmd)
 {
@@ -478,17 +495,13 @@ static int fusd_copy(struct fusd_file_info *file, unsigned long caller_addr,
 	struct fusd_copy cp;
 	int fd;
 
-	if (!file || ctx->req.hdr.opcode != FUSD_OP_IOCTL) {
+	if (file && ctx->req.hdr.opcode != FUSD_OP_IOCTL) {
 		errno = EINVAL;
 		return -1;
 	}
-	fusd_lock();
-	fd = ctx->dev->fd;
-	fusd_unlock();
-	if (fd < 0) {
-		errno = EPIPE;
+	fd = fusd_ctx_channel(ctx);
+	if (fd < 0)
 		return -1;
-	}
 	memset(&cp, 0, sizeof(cp));
 	cp.id = ctx->req.hdr.id;
 	cp.caller_addr = caller_addr;
@@ -515,20 +528,9 @@ FUSD_API int fusd_copy_to_caller(struct fusd_file_info *file,
 FUSD_API int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask)
 {
 	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
-	int fd;
+	int fd = fusd_ctx_channel(ctx);
 
-	if (!file) {
-		errno = EINVAL;
-		return -1;
-	}
-	fusd_lock();
-	fd = ctx->dev->fd;
-	fusd_unlock();
-	if (fd < 0) {
-		errno = EPIPE;
-		return -1;
-	}
-	return fusd_send_notify(fd, ctx->req.fh, mask);
+	return fd < 0 ? -1 : fusd_send_notify(fd, ctx->req.fh, mask);
 }
 
 FUSD_API void fusd_destroy(struct fusd_file_info *file)

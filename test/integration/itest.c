@@ -147,3 +147,15 @@ int itest_wait_sysfs(const char *dev, const char *attr, long long want,
 	}
 	return 0;
 }
+
+void itest_read_node(const char *node, char *buf, size_t cap)
+{
+	int fd = open(node, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, cap - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+	close(fd);
+}

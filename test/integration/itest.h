@@ -38,6 +38,9 @@ int itest_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Read a whole (small) file into buf, NUL-terminated; returns length. */
 ssize_t itest_slurp(const char *path, char *buf, size_t cap);
 
+/* Open 'node', read once into buf (NUL-terminated), close; asserts. */
+void itest_read_node(const char *node, char *buf, size_t cap);
+
 /* Read /sys/class/fusd/DEV/ATTR as a number; -1 if unreadable. */
 long long itest_sysfs(const char *dev, const char *attr);
 

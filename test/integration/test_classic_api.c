@@ -25,18 +25,6 @@ static ssize_t fixed_read(struct fusd_file_info *file, char *buf, size_t len,
 	return (ssize_t)n;
 }
 
-static void read_node(const char *node, char *buf, size_t cap)
-{
-	int fd = open(node, O_RDONLY);
-	ssize_t n;
-
-	assert_true(fd >= 0);
-	n = read(fd, buf, cap - 1);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	close(fd);
-}
-
 static void test_simple_register(void **state)
 {
 	char buf[64];
@@ -52,7 +40,7 @@ static void test_simple_register(void **state)
 		_exit(0);
 	}
 	assert_int_equal(itest_wait_path("/dev/simple", 1, 10000), 0);
-	read_node("/dev/simple", buf, sizeof(buf));
+	itest_read_node("/dev/simple", buf, sizeof(buf));
 	assert_string_equal(buf, "simple says hi\n");
 	itest_kill_daemon(d, "/dev/simple");
 }
@@ -92,7 +80,7 @@ static void test_channel_above_fd_setsize(void **state)
 		assert_true(fd >= FD_SETSIZE);
 	}
 	assert_int_equal(itest_wait_path("/dev/bigfd", 1, 10000), 0);
-	read_node("/dev/bigfd", buf, sizeof(buf));
+	itest_read_node("/dev/bigfd", buf, sizeof(buf));
 	assert_string_equal(buf, "served above 1024\n");
 	close(report[0]);
 	close(report[1]);

@@ -61,18 +61,6 @@ static pid_t fork_tag_daemon(const char *name)
 	return pid;
 }
 
-static void read_tag(const char *node, char *buf, size_t cap)
-{
-	int fd = open(node, O_RDONLY);
-	ssize_t n;
-
-	assert_true(fd >= 0);
-	n = read(fd, buf, cap - 1);
-	assert_true(n > 0);
-	buf[n] = '\0';
-	close(fd);
-}
-
 static void test_two_daemons_at_once(void **state)
 {
 	pid_t a, b;
@@ -83,14 +71,14 @@ static void test_two_daemons_at_once(void **state)
 	a = fork_tag_daemon("tag-a");
 	b = fork_tag_daemon("tag-b");
 	for (i = 0; i < 20; i++) {
-		read_tag("/dev/tag-a", buf, sizeof(buf));
+		itest_read_node("/dev/tag-a", buf, sizeof(buf));
 		assert_memory_equal(buf, "tag-a:", 6);
-		read_tag("/dev/tag-b", buf, sizeof(buf));
+		itest_read_node("/dev/tag-b", buf, sizeof(buf));
 		assert_memory_equal(buf, "tag-b:", 6);
 	}
 	/* Killing one leaves the other serving. */
 	itest_kill_daemon(a, "/dev/tag-a");
-	read_tag("/dev/tag-b", buf, sizeof(buf));
+	itest_read_node("/dev/tag-b", buf, sizeof(buf));
 	assert_memory_equal(buf, "tag-b:", 6);
 	itest_kill_daemon(b, "/dev/tag-b");
 }
@@ -133,7 +121,7 @@ static void test_subdirectory_names(void **state)
 	assert_int_equal(stat("/dev/drums/bam", &st), 0);
 	assert_true(S_ISCHR(st.st_mode));
 	assert_int_equal(st.st_mode & 0777, 0600);
-	read_tag("/dev/drums/bam", buf, sizeof(buf));
+	itest_read_node("/dev/drums/bam", buf, sizeof(buf));
 	assert_memory_equal(buf, "/dev/drums/bam:", 15);
 	/* The sysfs name is derived: '/' becomes '!'. */
 	assert_int_equal(stat("/sys/class/fusd/drums!bam", &st), 0);
