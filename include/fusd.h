@@ -186,7 +186,9 @@ int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask);
  * protections apply.
  * @return 0, or -1 with errno: EFAULT (range not accessible), EINVAL (@p
  * file is not an ioctl awaiting its answer, its caller left, or @p len is
- * too large), EPIPE (device unregistered).
+ * too large), EPERM (the driver may not reach that caller: it needs
+ * CAP_SYS_PTRACE, or a dumpable caller with its own uid and gid), EPIPE
+ * (device unregistered).
  */
 int fusd_copy_from_caller(struct fusd_file_info *file, void *dst,
 			  unsigned long caller_addr, size_t len);

@@ -11,7 +11,9 @@
 #include <linux/poll.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
+#include <linux/sched/coredump.h>
 #include <linux/sched/task.h>
+#include <linux/capability.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -67,6 +69,9 @@ void fusd_call_put(struct fusd_call *call)
 	fusd_call_put(call->undo);
 	if (call->caller)
 		put_task_struct(call->caller);
+	if (call->caller_cred)
+		put_cred(call->caller_cred);
+	fusd_call_put(call->late_intr);
 	kvfree(call->data);
 	kvfree(call);
 }
@@ -145,7 +150,13 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call)
 		if (call->state == FUSD_CALL_SENT && intr && !chan->dead) {
 			intr->req->u.interrupt.id = call->req->hdr.id;
 			intr->no_reply = true;
-			fusd_queue_locked(chan, intr);	/* channel's now */
+			/* Never ahead of the call it names: if the daemon is
+			 * still receiving the call, it follows the call.
+			 */
+			if (call->delivering)
+				call->late_intr = intr;
+			else
+				fusd_queue_locked(chan, intr);
 			intr = NULL;
 		}
 		fusd_unlink_locked(chan, call);
@@ -166,21 +177,37 @@ bool fusd_channel_has_calls(struct fusd_channel *chan)
 	return ret;
 }
 
-/* Put a call the daemon failed to receive back at the head of the queue. */
-static void fusd_requeue(struct fusd_channel *chan, struct fusd_call *call)
+/*
+ * The copy of a call to the daemon ended ('ok' or not).  An INTERRUPT that
+ * arrived meanwhile goes out now, after the call itself; a call the daemon
+ * failed to receive goes back to the head of the queue.
+ */
+static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
+			   bool ok)
 {
+	struct fusd_call *intr;
+
 	spin_lock(&chan->lock);
-	if (call->no_reply) {
+	call->delivering = false;
+	intr = call->late_intr;
+	call->late_intr = NULL;
+	if (ok && intr) {
+		fusd_queue_locked(chan, intr);	/* the channel's now */
+		intr = NULL;
+	} else if (!ok && call->no_reply && !chan->dead) {
 		/* The channel's reference came with it; give it back. */
 		refcount_inc(&call->ref);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
-	} else if (call->state == FUSD_CALL_SENT) {
+	} else if (!ok && call->state == FUSD_CALL_SENT) {
 		hash_del(&call->hnode);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
 	}
 	spin_unlock(&chan->lock);
+	fusd_call_put(intr);	/* never seen by the daemon: not needed */
+	if (ok)
+		wake_up_interruptible(&chan->readers);
 }
 
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
@@ -217,13 +244,15 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 			hash_add(chan->sent, &call->hnode, call->req->hdr.id);
 			refcount_inc(&call->ref);
 		}
+		call->delivering = true;
 		spin_unlock(&chan->lock);
 
 		if (copy_to_user(buf + done, call->msg, call->msg_len)) {
-			fusd_requeue(chan, call);
+			fusd_delivered(chan, call, false);
 			fusd_call_put(call);
 			return done ? done : -EFAULT;
 		}
+		fusd_delivered(chan, call, true);
 		done += call->msg_len;
 		handed++;
 		fusd_call_put(call);
@@ -431,54 +460,101 @@ ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 	return done;
 }
 
+/* An ioctl's caller lends its memory to FUSD_IOC_COPY_* while it waits. */
+void fusd_call_lend_memory(struct fusd_call *call)
+{
+	if (!current->mm)
+		return;
+	call->caller = get_task_struct(current);
+	call->caller_cred = get_current_cred();
+	call->caller_dumpable = get_dumpable(current->mm) == SUID_DUMP_USER;
+}
+
+/* Wait until no FUSD_IOC_COPY_* is running on this (finished) call. */
+void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call)
+{
+	wait_event(chan->copies, !READ_ONCE(call->copying));
+}
+
 /*
- * Copy between the memory of an ioctl's caller, blocked in that ioctl, and
- * the daemon's.  The caller's page protections apply (no FOLL_FORCE).
+ * May the daemon (current) reach into the caller's memory?  The ptrace
+ * rule, simplified: the same credentials and a dumpable caller, or
+ * CAP_SYS_PTRACE.
+ */
+static bool fusd_may_reach(const struct fusd_call *call)
+{
+	const struct cred *d = current_cred(), *c = call->caller_cred;
+
+	if (capable(CAP_SYS_PTRACE))
+		return true;
+	return call->caller_dumpable && c->user_ns == d->user_ns &&
+	       uid_eq(c->uid, d->euid) && uid_eq(c->euid, d->euid) &&
+	       uid_eq(c->suid, d->euid) && gid_eq(c->gid, d->egid) &&
+	       gid_eq(c->egid, d->egid) && gid_eq(c->sgid, d->egid);
+}
+
+/*
+ * Copy between the memory of an ioctl's caller and the daemon's.  The
+ * caller is pinned inside its ioctl for the whole time its memory is
+ * touched (fusd_call_drain_copies), so the copy can never reach a process
+ * that has moved on, or exec'ed.  The daemon's own memory is touched only
+ * outside that window, so a daemon cannot stall it.  The caller's page
+ * protections apply (no FOLL_FORCE).
  */
 int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 		      bool to_caller)
 {
 	struct fusd_call *call;
-	void *kbuf;
-	int ret = 0, n;
+	void *kbuf = NULL;
+	int ret = 0, n = 0;
 
 	if (cp->len > FUSD_IO_MAX)
 		return -EINVAL;
+	if (cp->len) {
+		kbuf = kvmalloc(cp->len, GFP_KERNEL_ACCOUNT);
+		if (!kbuf)
+			return -ENOMEM;
+	}
+	if (to_caller && cp->len &&
+	    copy_from_user(kbuf, u64_to_user_ptr(cp->buf), cp->len)) {
+		ret = -EFAULT;
+		goto out;
+	}
+
 	spin_lock(&chan->lock);
 	call = fusd_find_sent_locked(chan, cp->id);
 	if (!call || call->req->hdr.opcode != FUSD_OP_IOCTL ||
 	    !call->caller) {
 		spin_unlock(&chan->lock);
-		return -EINVAL;
+		ret = -EINVAL;
+		goto out;
 	}
+	if (!fusd_may_reach(call)) {
+		spin_unlock(&chan->lock);
+		ret = -EPERM;
+		goto out;
+	}
+	call->copying++;
 	refcount_inc(&call->ref);
 	spin_unlock(&chan->lock);
-	if (!cp->len)
-		goto out;
 
-	kbuf = kvmalloc(cp->len, GFP_KERNEL_ACCOUNT);
-	if (!kbuf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	if (to_caller) {
-		if (copy_from_user(kbuf, u64_to_user_ptr(cp->buf), cp->len)) {
-			ret = -EFAULT;
-		} else {
-			n = access_process_vm(call->caller, cp->caller_addr,
-					      kbuf, cp->len, FOLL_WRITE);
-			ret = n == cp->len ? 0 : -EFAULT;
-		}
-	} else {
+	if (cp->len)
 		n = access_process_vm(call->caller, cp->caller_addr, kbuf,
-				      cp->len, 0);
-		if (n != cp->len ||
-		    copy_to_user(u64_to_user_ptr(cp->buf), kbuf, cp->len))
-			ret = -EFAULT;
-	}
-	kvfree(kbuf);
-out:
+				      cp->len, to_caller ? FOLL_WRITE : 0);
+
+	spin_lock(&chan->lock);
+	call->copying--;
+	spin_unlock(&chan->lock);
+	wake_up_all(&chan->copies);
 	fusd_call_put(call);
+
+	if (n != cp->len)
+		ret = -EFAULT;
+	else if (!to_caller && cp->len &&
+		 copy_to_user(u64_to_user_ptr(cp->buf), kbuf, cp->len))
+		ret = -EFAULT;
+out:
+	kvfree(kbuf);
 	return ret;
 }
 

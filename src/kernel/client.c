@@ -5,7 +5,6 @@
  */
 #include <linux/fs.h>
 #include <linux/poll.h>
-#include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -208,15 +207,15 @@ static long fusd_client_ioctl(struct file *file, unsigned int cmd,
 	call->req->u.ioctl.cmd = cmd;
 	call->req->u.ioctl.arg = arg;
 	call->req->u.ioctl.size = size;
-	/* The daemon may reach into our memory while we wait. */
-	if (current->mm)
-		call->caller = get_task_struct(current);
+	fusd_call_lend_memory(call);
 	if (in && copy_from_user(call->req + 1, uarg, in)) {
 		fusd_call_put(call);
 		return -EFAULT;
 	}
 
 	ret = fusd_client_run(ff, call);
+	/* No copy into our memory may outlive this ioctl. */
+	fusd_call_drain_copies(ff->chan, call);
 	if (ret >= 0 && call->data_len &&
 	    copy_to_user(uarg, call->data, call->data_len))
 		ret = -EFAULT;

@@ -49,6 +49,7 @@ struct fusd_channel {
 	u64 next_fh;			/* last open-file handle issued */
 	bool dead;			/* daemon gone: every call fails */
 	wait_queue_head_t readers;	/* daemon threads waiting for calls */
+	wait_queue_head_t copies;	/* callers draining FUSD_IOC_COPY_* */
 
 	struct mutex reg_lock;		/* serialises REGISTER and teardown */
 	struct fusd_device *dev;	/* registered device, or NULL */
@@ -98,7 +99,14 @@ struct fusd_call {
 	bool orphan;			/* no waiter; the channel frees it */
 	bool no_reply;			/* INTERRUPT: done once delivered */
 
-	struct task_struct *caller;	/* IOCTL: for FUSD_IOC_COPY_* */
+	/* IOCTL: for FUSD_IOC_COPY_*, only while the caller is inside. */
+	struct task_struct *caller;
+	const struct cred *caller_cred;
+	bool caller_dumpable;
+	unsigned int copying;		/* copies in progress (chan->lock) */
+	/* INTERRUPT to send once the daemon has fully received this call. */
+	struct fusd_call *late_intr;
+	bool delivering;		/* being copied to the daemon */
 
 	/* What the daemon reads: request header then payload. */
 	struct fusd_request *req;	/* points into msg */
@@ -140,6 +148,8 @@ ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 void fusd_channel_fail_all(struct fusd_channel *chan);
 int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 		      bool to_caller);
+void fusd_call_lend_memory(struct fusd_call *call);
+void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
 
 /* stats.c: sysfs attributes and /dev/fusd/status */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "itest.h"
@@ -85,6 +87,53 @@ static void test_pointer_inside_struct(void **state)
 
 	close(fd);
 	itest_kill_daemon(d, "/dev/upcase");
+}
+
+/* A daemon that gave up root may only reach callers of its own uid. */
+static void test_unprivileged_daemon_reaches_only_its_uid(void **state)
+{
+	char text[] = "abc";
+	struct upcase_req r = { .ptr = (uintptr_t)text, .len = 3 };
+	int fd, status;
+	pid_t d, child;
+
+	(void)state;
+	d = fork();
+	assert_true(d >= 0);
+	if (d == 0) {
+		if (fusd_register("upcase-user", "test", NULL, 0666, NULL,
+				  &up_fops) < 0)
+			_exit(1);
+		if (setgid(1234) || setuid(1234))
+			_exit(2);
+		fusd_run();
+		_exit(0);
+	}
+	assert_int_equal(itest_wait_path("/dev/upcase-user", 1, 10000), 0);
+
+	/* A root caller is out of its reach: EPERM, memory untouched. */
+	fd = open("/dev/upcase-user", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, UPCASE, &r), -1);
+	assert_int_equal(errno, EPERM);
+	assert_string_equal(text, "abc");
+	close(fd);
+
+	/* A dumpable caller with the daemon's uid is served. */
+	child = fork();
+	if (child == 0) {
+		if (setgid(1234) || setuid(1234) ||
+		    prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+			_exit(2);
+		fd = open("/dev/upcase-user", O_RDWR);
+		if (fd < 0 || ioctl(fd, UPCASE, &r) != 3)
+			_exit(3);
+		_exit(strcmp(text, "ABC") ? 4 : 0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	itest_kill_daemon(d, "/dev/upcase-user");
 }
 
 struct op {
@@ -188,6 +237,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pointer_inside_struct),
 		cmocka_unit_test(test_copy_rules),
+		cmocka_unit_test(test_unprivileged_daemon_reaches_only_its_uid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

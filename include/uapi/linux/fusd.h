@@ -114,7 +114,11 @@
  *                    structs, variable buffers): while IOCTL request 'id'
  *                    waits for its reply, copy 'len' bytes between the
  *                    caller's memory and the daemon's, with the caller's
- *                    own page protections (no forced writes).  -EINVAL if
+ *                    own page protections (no forced writes).  The caller
+ *                    stays inside its ioctl until every copy has ended.
+ *                    The daemon needs CAP_SYS_PTRACE, or the caller must
+ *                    be dumpable with the daemon's uid and gid (the rule
+ *                    of ptrace), else -EPERM.  -EINVAL if
  *                    'id' is not an ioctl awaiting its reply (or its
  *                    caller left) or len > FUSD_IO_MAX; -EFAULT if either
  *                    range is not accessible.
