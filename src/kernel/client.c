@@ -89,6 +89,9 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 		ff->release = call->undo;
 		call->undo = NULL;
 		file->private_data = ff;
+		spin_lock(&chan->lock);
+		ff->opened = true;
+		spin_unlock(&chan->lock);
 	}
 out:
 	fusd_call_put(call);

@@ -80,6 +80,7 @@ struct fusd_file {
 	struct hlist_node fh_node;	/* in chan->files */
 	wait_queue_head_t poll_wq;
 	__poll_t poll_mask;		/* set by the daemon's notifications */
+	bool opened;			/* the daemon accepted the OPEN */
 	struct fusd_call *release;	/* prepared at open, sent at close */
 };
 

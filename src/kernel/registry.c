@@ -247,7 +247,7 @@ size_t fusd_registry_status(char *buf, size_t size)
 
 		fusd_channel_stats(fdev->chan, &st);
 		len += scnprintf(buf + len, size - len, "%-8d %-6llu %s\n",
-				 pid_nr(fdev->chan->owner),
+				 pid_vnr(fdev->chan->owner),
 				 (unsigned long long)st.open_files, fdev->name);
 		devices++;
 		clients += st.open_files;

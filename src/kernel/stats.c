@@ -26,7 +26,7 @@ void fusd_channel_stats(struct fusd_channel *chan, struct fusd_stats *st)
 	hash_for_each(chan->sent, bkt, call, hnode)
 		st->pending++;
 	hash_for_each(chan->files, bkt, ff, fh_node)
-		st->open_files++;
+		st->open_files += ff->opened;
 	st->total = chan->next_id;
 	st->dead = chan->dead;
 	spin_unlock(&chan->lock);
@@ -40,7 +40,8 @@ static struct fusd_channel *fusd_dev_chan(struct device *dev)
 static ssize_t owner_pid_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
-	return sysfs_emit(buf, "%d\n", pid_nr(fusd_dev_chan(dev)->owner));
+	/* As the reader's pid namespace sees it (0: not visible there). */
+	return sysfs_emit(buf, "%d\n", pid_vnr(fusd_dev_chan(dev)->owner));
 }
 static DEVICE_ATTR_RO(owner_pid);
 
