@@ -48,6 +48,8 @@ void fusd_dev_put_locked(struct fusd_dev *dev)
 
 	if (--dev->refs)
 		return;
+	if (dev->fd >= 0 && dev->dead)
+		close(dev->fd);		/* the /dev/null placeholder */
 	for (i = 0; i < FUSD_OPEN_BUCKETS; i++) {
 		for (o = dev->opens[i]; o; o = next) {
 			next = o->next;
@@ -194,10 +196,19 @@ FUSD_API int fusd_unregister(int fd)
 		if (fusd_epfd >= 0)
 			epoll_ctl(fusd_epfd, EPOLL_CTL_DEL, fd, NULL);
 		/* Closing the channel removes the node and fails pending
-		 * calls; deferred calls still held by the driver see -1.
+		 * calls.  The number stays taken (by /dev/null) until the
+		 * last deferred call is gone, so that no late reply can land
+		 * in a file that reused it; those calls see EPIPE.
 		 */
-		close(fd);
-		dev->fd = -1;
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null < 0 || dup2(null, fd) < 0) {
+			close(fd);
+			dev->fd = -1;
+		}
+		if (null >= 0)
+			close(null);
+		dev->dead = 1;
 		fusd_dev_put_locked(dev);
 	}
 	fusd_unlock();
@@ -391,10 +402,10 @@ FUSD_API int fusd_run_mt(int nthreads)
 		fusd_unlock();
 	}
 	for (i = 1; i < nthreads; i++)
-		if (!pthread_create(&threads[i], NULL, fusd_worker, NULL))
+		if (!pthread_create(&threads[started], NULL, fusd_worker, NULL))
 			started++;
 	fusd_worker(NULL);
-	for (i = 1; i <= started; i++)
+	for (i = 0; i < started; i++)
 		pthread_join(threads[i], NULL);
 	free(threads);
 	return 0;

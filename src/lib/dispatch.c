@@ -137,7 +137,7 @@ static void fusd_reply_now(struct fusd_dev *dev, const struct fusd_request *req,
 	struct fusd_reply rep;
 	size_t len = fusd_proto_reply(&rep, req, result, -1, 0);
 
-	if (write(dev->fd, &rep, len) < 0 && errno != EPIPE)
+	if (!dev->dead && write(dev->fd, &rep, len) < 0 && errno != EPIPE)
 		perror("fusd: reply");
 }
 
@@ -191,23 +191,36 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 {
 	struct fusd_dev *dev = ctx->dev;
 
-	if (ret == -FUSD_NOREPLY) {
-		/* The driver answers later with fusd_return(); remember the
-		 * call so an INTERRUPT can find it (unless another thread
-		 * has answered it already).
-		 */
-		fusd_lock();
-		if (!ctx->answered) {
-			ctx->next_deferred = dev->deferred;
-			dev->deferred = ctx;
-			ctx->is_deferred = 1;
-		}
-		fusd_ctx_put_locked(ctx);
-		fusd_unlock();
-		return;
-	}
-	fusd_return(&ctx->info, (ssize_t)ret);
-	fusd_ctx_put(ctx);
+	int unblock_now;
+
+	fusd_lock();
+	ctx->in_callback = 0;
+	/* An INTERRUPT that came while the callback ran is delivered now,
+	 * once the driver holds the call.
+	 */
+	unblock_now = ret == -FUSD_NOREPLY && ctx->interrupted &&
+		      !ctx->answered && dev->fops->unblock;
+	fusd_unlock();
+	if (ret != -FUSD_NOREPLY)
+		fusd_return(&ctx->info, (ssize_t)ret);
+	else if (unblock_now)
+		dev->fops->unblock(&ctx->info);
+	fusd_ctx_put(ctx);	/* the dispatcher's reference */
+}
+
+/* Make a call findable by INTERRUPT from before its callback runs: with
+ * several dispatcher threads the INTERRUPT may arrive at any time.
+ */
+static void fusd_ctx_track(struct fusd_call_ctx *ctx)
+{
+	struct fusd_dev *dev = ctx->dev;
+
+	fusd_lock();
+	ctx->in_callback = 1;
+	ctx->next_deferred = dev->deferred;
+	dev->deferred = ctx;
+	ctx->is_deferred = 1;
+	fusd_unlock();
 }
 
 static unsigned int fusd_classic_to_poll(unsigned int state)
@@ -254,6 +267,15 @@ static void fusd_poll_cycle(struct fusd_dev *dev,
 	if (!ctx)
 		return;
 	ctx->poll_cached = cached;
+	fusd_lock();
+	if (!ctx->open || ctx->open->closed || dev->dead) {
+		/* Closed meanwhile: poll_diff must not see it again. */
+		fusd_unlock();
+		fusd_destroy(&ctx->info);
+		fusd_ctx_put(ctx);
+		return;
+	}
+	fusd_unlock();
 	fusd_finish(ctx, dev->fops->poll_diff(&ctx->info, cached));
 }
 
@@ -268,7 +290,10 @@ static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 			break;
 	if (ctx) {
 		ctx->interrupted = 1;
-		ctx->refs++;
+		if (ctx->in_callback || ctx->answered)
+			ctx = NULL;	/* fusd_finish delivers it */
+		else
+			ctx->refs++;
 	}
 	fusd_unlock();
 	if (!ctx)
@@ -323,6 +348,7 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 		return;
 	}
 	ctx->payload_len = payload_len;
+	fusd_ctx_track(ctx);
 	fusd_finish(ctx, fusd_call_driver(ctx, payload));
 }
 
@@ -426,7 +452,7 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		return -1;
 	}
 	if (op == FUSD_OP_POLL) {
-		int live = ctx->open && !ctx->open->closed && ctx->dev->fd >= 0;
+		int live = ctx->open && !ctx->open->closed && !ctx->dev->dead;
 
 		fusd_ctx_answered_locked(ctx);
 		fd = ctx->dev->fd;
@@ -444,7 +470,7 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	}
 	fusd_ctx_answered_locked(ctx);
 	/* -1 once unregistered; a left caller needs no answer. */
-	fd = ctx->interrupted ? -2 : ctx->dev->fd;
+	fd = ctx->interrupted ? -2 : ctx->dev->dead ? -1 : ctx->dev->fd;
 	if (ctx->open) {
 		if (file->private_data != ctx->private_in)
 			ctx->open->private_data = file->private_data;
@@ -481,7 +507,7 @@ static int fusd_ctx_channel(struct fusd_call_ctx *ctx)
 		return -1;
 	}
 	fusd_lock();
-	fd = ctx->dev->fd;
+	fd = ctx->dev->dead ? -1 : ctx->dev->fd;
 	fusd_unlock();
 	if (fd < 0)
 		errno = EPIPE;

@@ -25,7 +25,8 @@ struct fusd_open {
 
 /* One registered device = one channel descriptor. */
 struct fusd_dev {
-	int fd;			/* -1 once unregistered */
+	int fd;			/* channel; /dev/null once unregistered */
+	int dead;		/* unregistered: nothing more to send */
 	unsigned int refs;	/* the table + calls in flight */
 	int nonblock;		/* channel set O_NONBLOCK by the ready loop */
 	struct fusd_file_operations *fops;
@@ -44,7 +45,8 @@ struct fusd_call_ctx {
 	struct fusd_file_info info;
 	unsigned int refs;	/* driver's + dispatcher's + unblock's */
 	struct fusd_call_ctx *next_deferred;	/* dev->deferred list */
-	int is_deferred;	/* on dev->deferred */
+	int is_deferred;	/* on dev->deferred (calls INTERRUPT can find) */
+	int in_callback;	/* the driver's callback is running */
 	int answered;		/* fusd_return/destroy was called */
 	int interrupted;	/* the kernel said the caller left */
 	unsigned int poll_cached;	/* poll_diff: the state last reported */

@@ -51,9 +51,24 @@ static int cb_close(struct fusd_file_info *file)
 	return 0;
 }
 
+static struct fake *reenter;	/* set: cb_read delivers an INTERRUPT itself */
+static void send_interrupt(struct fake *f, uint64_t target);
+
 static ssize_t cb_read(struct fusd_file_info *file, char *buf, size_t len,
 		       loff_t *offset)
 {
+	if (reenter) {
+		struct fake *f = reenter;
+
+		/* The caller leaves while this callback still runs (another
+		 * dispatcher thread would see the INTERRUPT now).
+		 */
+		reenter = NULL;
+		deferred = file;
+		send_interrupt(f, file->fusd_msg->hdr.id);
+		assert_int_equal(unblocked, 0);	/* not before we hold it */
+		return -FUSD_NOREPLY;
+	}
 	if (read_result_override)
 		return read_result_override;
 	if (file->private_data == (void *)2000L) {
@@ -313,6 +328,49 @@ static void test_interrupt_runs_unblock(void **state)
 	assert_int_equal(unblocked, 1);
 }
 
+static void test_interrupt_during_callback(void **state)
+{
+	struct fake *f = *state;
+
+	reenter = f;
+	send_req(f, FUSD_OP_READ, 3, NULL, 0, 8);
+	/* Delivered once the callback deferred the call. */
+	assert_int_equal(unblocked, 1);
+	assert_int_equal(fusd_return(deferred, 0), 0);
+	assert_no_reply(f);
+}
+
+static void test_fd_number_kept_until_last_call(void **state)
+{
+	struct fake *f = *state;
+	int fd = f->chan, other;
+
+	opens = 999;
+	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
+	{
+		struct fusd_reply rep;
+		char data[16];
+
+		get_reply(f, &rep, data, sizeof(data));
+	}
+	send_req(f, FUSD_OP_READ, 2, NULL, 0, 8);
+	assert_non_null(deferred);
+	assert_int_equal(fusd_unregister(fd), 0);
+	/* The number is still taken: a new file cannot get it, so the
+	 * late answer cannot land in someone else's file.
+	 */
+	assert_true(fcntl(fd, F_GETFD) >= 0);
+	other = open("/dev/null", O_RDONLY);
+	assert_true(other != fd);
+	close(other);
+	assert_int_equal(fusd_return(deferred, 0), -1);
+	assert_int_equal(errno, EPIPE);
+	/* Last call gone: the number is free again. */
+	assert_int_equal(fcntl(fd, F_GETFD), -1);
+	f->chan = open("/dev/null", O_RDONLY);	/* for teardown */
+	assert_non_null(fusd_dev_attach(f->chan, NULL, &fops));
+}
+
 static void test_read_overrun_becomes_eio(void **state)
 {
 	struct fake *f = *state;
@@ -455,6 +513,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_open_is_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deferred_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_interrupt_runs_unblock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt_during_callback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fd_number_kept_until_last_call, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_overrun_becomes_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_opcode_and_defaults, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_return_after_unregister, setup, teardown),
