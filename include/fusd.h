@@ -78,8 +78,11 @@ typedef struct fusd_file_operations {
 	 * or -FUSD_NOREPLY, keep @p file, and fusd_return(file, new_state)
 	 * whenever the state changes, including when a read or write of the
 	 * driver's own changes it (it is not asked again after reads or
-	 * writes).  Destroy a held call in close.  poll() itself never waits
-	 * for the driver.  Set: files start with nothing ready.
+	 * writes).  Destroy a held call in close.  The next poll_diff may be
+	 * called from inside that fusd_return(): forget the held pointer
+	 * before calling it, and do not hold a lock poll_diff takes.  poll()
+	 * itself never waits for the driver.  Set: files start with nothing
+	 * ready.
 	 */
 	int (*poll_diff)(struct fusd_file_info *file,
 			 unsigned int cached_state);
