@@ -158,7 +158,6 @@ struct fusd_stats {
 	u64 pending;		/* calls queued or awaiting a reply */
 	u64 open_files;
 	u64 total;		/* requests ever issued on the channel */
-	bool dead;
 };
 
 extern const struct attribute_group *fusd_dev_groups[];

@@ -28,7 +28,6 @@ void fusd_channel_stats(struct fusd_channel *chan, struct fusd_stats *st)
 	hash_for_each(chan->files, bkt, ff, fh_node)
 		st->open_files += ff->opened;
 	st->total = chan->next_id;
-	st->dead = chan->dead;
 	spin_unlock(&chan->lock);
 }
 

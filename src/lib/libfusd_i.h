@@ -32,7 +32,7 @@ struct fusd_dev {
 	struct fusd_file_operations *fops;
 	void *device_info;
 	struct fusd_open *opens[FUSD_OPEN_BUCKETS];
-	struct fusd_call_ctx *deferred;	/* calls answered later */
+	struct fusd_call_ctx *deferred;	/* calls not answered yet */
 };
 
 /*

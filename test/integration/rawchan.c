@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Speaking the wire protocol by hand, without libfusd. */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -8,6 +9,17 @@
 
 #include "itest.h"
 #include "rawchan.h"
+
+void raw_register_init(struct fusd_register *reg, const char *name,
+		       unsigned int mode)
+{
+	memset(reg, 0, sizeof(*reg));
+	reg->size = sizeof(*reg);
+	reg->major = FUSD_PROTO_MAJOR;
+	reg->minor = FUSD_PROTO_MINOR;
+	reg->mode = mode;
+	snprintf(reg->name, sizeof(reg->name), "%s", name);
+}
 
 int raw_register(const char *name, unsigned int mode)
 {
@@ -20,13 +32,8 @@ int raw_register_flags(const char *name, unsigned int mode, uint32_t flags)
 	int fd = open("/dev/fusd/control", O_RDWR);
 
 	assert_true(fd >= 0);
-	memset(&reg, 0, sizeof(reg));
-	reg.size = sizeof(reg);
-	reg.major = FUSD_PROTO_MAJOR;
-	reg.minor = FUSD_PROTO_MINOR;
-	reg.mode = mode;
+	raw_register_init(&reg, name, mode);
 	reg.flags = flags;
-	strcpy(reg.name, name);
 	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
 	assert_int_equal(reg.minor, FUSD_PROTO_MINOR);
 	assert_int_equal(reg.io_max, FUSD_IO_MAX);

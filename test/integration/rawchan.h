@@ -8,6 +8,10 @@
 
 #include <linux/fusd.h>
 
+/* A FUSD_IOC_REGISTER argument for protocol 1.0: name, mode, rest 0. */
+void raw_register_init(struct fusd_register *reg, const char *name,
+		       unsigned int mode);
+
 /* Open /dev/fusd/control and register 'name'; returns the channel fd. */
 int raw_register(const char *name, unsigned int mode);
 /* The same with FUSD_REGISTER_* flags. */

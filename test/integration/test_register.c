@@ -22,12 +22,7 @@ static int try_register(const char *name, const char *devname,
 	int fd = open("/dev/fusd/control", O_RDWR), ret, err;
 
 	assert_true(fd >= 0);
-	memset(&reg, 0, sizeof(reg));
-	reg.size = sizeof(reg);
-	reg.major = FUSD_PROTO_MAJOR;
-	reg.minor = FUSD_PROTO_MINOR;
-	reg.mode = mode;
-	strncpy(reg.name, name, sizeof(reg.name));
+	raw_register_init(&reg, name, mode);
 	if (devname)
 		strncpy(reg.devname, devname, sizeof(reg.devname));
 	if (tweak)
@@ -137,12 +132,8 @@ static void test_newer_minor_is_negotiated_down(void **state)
 
 	(void)state;
 	assert_true(fd >= 0);
-	memset(&reg, 0, sizeof(reg));
-	reg.size = sizeof(reg);
-	reg.major = FUSD_PROTO_MAJOR;
+	raw_register_init(&reg, "negotiated", 0640);
 	newer_minor(&reg);
-	reg.mode = 0640;
-	strcpy(reg.name, "negotiated");
 	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
 	assert_int_equal(reg.minor, FUSD_PROTO_MINOR);
 	assert_true(reg.dev_major > 0);
@@ -187,11 +178,7 @@ static void test_longest_name(void **state)
 		struct fusd_register reg;
 
 		fd = open("/dev/fusd/control", O_RDWR);
-		memset(&reg, 0, sizeof(reg));
-		reg.size = sizeof(reg);
-		reg.major = FUSD_PROTO_MAJOR;
-		reg.mode = 0600;
-		memcpy(reg.name, name, sizeof(name));
+		raw_register_init(&reg, name, 0600);
 		strcpy(reg.devname, "longest");
 		assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
 	}
