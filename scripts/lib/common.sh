@@ -21,9 +21,17 @@ FUSD_PACKAGES=(
 	linux-source-6.12 sparse gcc-multilib groff-base
 )
 
+# What scripts/package needs on top: Debian and RPM packaging tools.
+FUSD_PACKAGE_BUILD_DEPS=(
+	build-essential cmake pkg-config dpkg-dev debhelper dh-dkms rpm
+)
+
+# fusd_install_deps [PACKAGE...]: install what is missing (default: the
+# packages every entry point needs).
 fusd_install_deps() {
 	local missing=() p
-	for p in "${FUSD_PACKAGES[@]}"; do
+	[ $# -gt 0 ] || set -- "${FUSD_PACKAGES[@]}"
+	for p in "$@"; do
 		[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = \
 			"install ok installed" ] || missing+=("$p")
 	done
@@ -35,6 +43,11 @@ fusd_install_deps() {
 	as_root apt-get update -qq
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The project version, from CMakeLists.txt's project(fusd VERSION x.y.z).
+fusd_version() {
+	sed -n 's/^project(fusd VERSION \([0-9.]*\).*/\1/p' "${1:-$FUSD_TOP}/CMakeLists.txt"
 }
 
 # Kernel release a Debian metapackage (e.g. linux-image-amd64) points at.

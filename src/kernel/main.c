@@ -48,3 +48,7 @@ MODULE_DESCRIPTION("Framework for User-Space Devices");
 MODULE_AUTHOR("fusd developers");
 /* GPL-compatible: shmem helpers used for mmap are GPL-only exports. */
 MODULE_LICENSE("Dual BSD/GPL");
+#ifdef FUSD_MODULE_VERSION
+/* Set by the build (CMake, DKMS) from the project version. */
+MODULE_VERSION(FUSD_MODULE_VERSION);
+#endif
