@@ -105,3 +105,46 @@ fusd_checkpatch() {
 	fi
 	echo "$dir/scripts/checkpatch.pl"
 }
+
+# ------------------------------------------------ installed packages
+# Guest payload from what the packages installed, not the build tree:
+# bin/ = fusdctl and the example drivers, lib/ = the packaged libfusd.so.1.
+fusd_installed_payload() {
+	local dir=$1 lib
+	lib=$(dpkg -L libfusd1 2>/dev/null | grep '/libfusd\.so\.1$') || {
+		fusd_log "libfusd1 is not installed"
+		return 1
+	}
+	rm -rf "$dir"
+	mkdir -p "$dir"/{bin,lib,tests}
+	cp /usr/bin/fusdctl /usr/libexec/fusd/examples/* "$dir/bin/" &&
+		cp -a "$lib"* "$dir/lib/" &&
+		cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
+}
+
+# The module DKMS installed for a kernel (fusd.ko, or fusd.ko.xz on 6.12).
+fusd_dkms_module() {
+	ls "/lib/modules/$1/updates/dkms/"fusd.ko* 2>/dev/null | head -n 1
+}
+
+# fusd_dkms_ko KVER DEST: copy it to DEST, decompressed for busybox insmod.
+fusd_dkms_ko() {
+	local m
+	m=$(fusd_dkms_module "$1")
+	mkdir -p "$(dirname "$2")"
+	case $m in
+	*.xz) xz -dc "$m" >"$2" ;;
+	*.ko) cp "$m" "$2" ;;
+	*) fusd_log "no DKMS-built fusd module for $1"; return 1 ;;
+	esac
+}
+
+FUSD_DEBS=(fusd-dkms libfusd1 libfusd-dev fusd-tools)
+
+# Build the .debs with scripts/package and install them with apt-get.
+fusd_install_packages() {
+	local out=$FUSD_BUILD/packages
+	"$FUSD_TOP/scripts/package" --out "$out" --no-rpm &&
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends "$out"/*.deb
+}

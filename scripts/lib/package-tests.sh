@@ -1,0 +1,272 @@
+# shellcheck shell=bash
+# Packaging tests, sourced by scripts/test (which provides count and
+# vm_suite). They run on this machine for real: build the .deb and .rpm
+# sets, lint them, install an older version and upgrade to this one, let
+# a kernel install rebuild the module, boot every kernel with the module
+# DKMS built, then remove and purge and check nothing is left.
+# Idempotent: everything a previous run installed is purged first.
+
+# The "new kernel" of the hook test: a flavour scripts/test does not need
+# otherwise, purged at the start of every run so its install is real.
+FUSD_HOOK_KERNEL_META=linux-image-6.12-cloud-amd64
+# An older release to upgrade from: this tree packaged as 0.0.1.
+FUSD_OLD_VERSION=0.0.1
+
+# check DESCRIPTION COMMAND...: one test, passing when COMMAND succeeds.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		echo "PASS $what"
+		count 1 0
+	else
+		echo "FAIL $what"
+		count 0 1
+	fi
+}
+
+apt_quiet() {
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get "$@" -y -q \
+		--no-install-recommends >>"$FUSD_BUILD/pkg/apt.log" 2>&1
+}
+
+# Packages dpkg knows in any state but "not-installed".
+dpkg_known() {
+	local p st
+	for p in "$@"; do
+		st=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null)
+		[ -n "$st" ] && [ "$st" != not-installed ] && echo "$p"
+	done
+}
+
+purge_fusd() {
+	local known
+	known=$(dpkg_known "${FUSD_DEBS[@]}")
+	# shellcheck disable=SC2086 # one word per package
+	[ -z "$known" ] || apt_quiet purge $known
+}
+
+hook_kernel_version() {
+	apt-cache depends "$FUSD_HOOK_KERNEL_META" 2>/dev/null |
+		sed -n 's/^ *Depends: linux-image-\(.*\)$/\1/p' | head -n 1
+}
+
+# dkms_state VERSION KVER: DKMS's word for that build ("installed", ...).
+dkms_state() {
+	dkms status -m fusd -v "$1" -k "$2" 2>/dev/null |
+		sed -n 's/.*: \([a-z-]*\)$/\1/p' | head -n 1
+}
+
+installed_for() { # installed_for VERSION KVER...
+	local v=$1 k m
+	shift
+	for k in "$@"; do
+		[ "$(dkms_state "$v" "$k")" = installed ] || {
+			echo "  dkms: fusd/$v on $k is '$(dkms_state "$v" "$k")'"
+			return 1
+		}
+		m=$(fusd_dkms_module "$k")
+		[ -n "$m" ] && [ "$(modinfo -F version "$m")" = "$v" ] || {
+			echo "  $k: module '$m' is not version $v"
+			return 1
+		}
+	done
+}
+
+# Every file the given .deb files ship is gone, and so is DKMS's state.
+nothing_left() {
+	local deb f left=0
+	for deb in "$@"; do
+		while read -r f; do
+			[ -e "$f" ] || [ -L "$f" ] || continue
+			[ -d "$f" ] && [ ! -L "$f" ] && continue # shared directories
+			echo "  left behind: $f"
+			left=1
+		done < <(dpkg-deb -c "$deb" | awk '{ print substr($6, 2) }')
+	done
+	for f in /lib/modules/*/updates/dkms/fusd.ko* /usr/src/fusd-* \
+		/var/lib/dkms/fusd; do
+		[ -e "$f" ] && { echo "  left behind: $f"; left=1; }
+	done
+	return "$left"
+}
+
+rpm_has() { # rpm_has RPM PATH...: the package lists every PATH
+	local list p
+	list=$(rpm -qlp "$1" 2>/dev/null) || return 1
+	shift
+	for p in "$@"; do
+		grep -qxF "$p" <<<"$list" || { echo "  missing: $p"; return 1; }
+	done
+}
+
+# The library a program loads is the file libfusd1 installed (paths are
+# compared after symlinks: /lib is /usr/lib on Debian 12).
+links_to_packaged_lib() {
+	local got want
+	got=$(ldd "$1" 2>/dev/null | awk '$1 == "libfusd.so.1" { print $3 }')
+	want=$(dpkg -L libfusd1 | grep '/libfusd\.so\.1$')
+	[ -n "$got" ] && [ -n "$want" ] &&
+		[ "$(realpath "$got")" = "$(realpath "$want")" ]
+}
+
+dkms_guard_ok() {
+	(
+		# dkms.conf is shell that dkms sources; these are its inputs.
+		# shellcheck disable=SC2034
+		kernel_source_dir=/nonexistent
+		# shellcheck disable=SC1091
+		. "$FUSD_TOP/dkms.conf"
+		for k in 6.1.0-56-amd64 6.12.117+deb12-amd64 6.19.3 7.0.0 10.2.1; do
+			[[ $k =~ $BUILD_EXCLUSIVE_KERNEL ]] || { echo "  refuses $k"; exit 1; }
+		done
+		for k in 5.10.0-30-amd64 6.0.12-1 4.19.0 3.16.0; do
+			[[ $k =~ $BUILD_EXCLUSIVE_KERNEL ]] && { echo "  accepts $k"; exit 1; }
+		done
+		exit 0
+	)
+}
+
+# Guest payload: what the packages installed, the smoke subset of the
+# integration suite, the downstream program and the demo's guest script.
+package_payload() {
+	local dir=$1 t
+	fusd_installed_payload "$dir" || return 1
+	for t in test_examples test_classic_examples test_register test_status \
+		test_poll; do
+		cp "$FUSD_BUILD/test/integration/$t" "$dir/tests/" || return 1
+	done
+	cp "$FUSD_BUILD/pkg/downstream" "$dir/tests/test_downstream" &&
+		install -m 755 "$FUSD_TOP/scripts/lib/demo-guest.sh" "$dir/tests/test_demo"
+}
+
+fusd_package_tests() {
+	local pkg=$FUSD_BUILD/pkg new old version hook_k k out libs
+	local kernels
+	rm -rf "$pkg"
+	mkdir -p "$pkg"
+	fusd_install_deps "${FUSD_PACKAGE_BUILD_DEPS[@]}" dkms lintian adduser || {
+		echo "FAIL installing the packaging tools"
+		count 0 1
+		return
+	}
+	new=$pkg/new
+	old=$pkg/old
+	version=$(fusd_version)
+
+	fusd_log "packages: purging what an earlier run installed"
+	purge_fusd
+	hook_k=$(hook_kernel_version)
+	if [ -n "$(dpkg_known "linux-image-$hook_k" "linux-headers-$hook_k")" ]; then
+		# shellcheck disable=SC2046
+		apt_quiet purge $(dpkg_known "linux-image-$hook_k" "linux-headers-$hook_k")
+	fi
+	check "nothing of fusd or the $hook_k kernel is installed before the package tests" \
+		test -z "$(dpkg_known "${FUSD_DEBS[@]}" "linux-image-$hook_k")"
+
+	fusd_log "packages: scripts/package ($version and $FUSD_OLD_VERSION)"
+	check "scripts/package builds the tarball, .debs and .rpms of $version" \
+		"$FUSD_TOP/scripts/package" --out "$new"
+	check "scripts/package builds .debs of an older version ($FUSD_OLD_VERSION)" \
+		"$FUSD_TOP/scripts/package" --out "$old" --version "$FUSD_OLD_VERSION" --no-rpm
+	check "the package set is complete (tarball, 4 .deb, 4 .rpm + .src.rpm)" \
+		test -f "$new/fusd-$version.tar.gz" \
+		-a "$(ls "$new"/*.deb 2>/dev/null | wc -l)" = 4 \
+		-a "$(ls "$new"/*.rpm 2>/dev/null | wc -l)" = 5
+
+	local lrc=0
+	out=$(lintian --fail-on error,warning "$new"/*.changes 2>&1) || lrc=$?
+	check "lintian: no error or warning on the source and the 4 .debs" \
+		test "$lrc" = 0 -a -z "$(grep -E '^(E|W):' <<<"$out")"
+	[ -z "$out" ] || echo "$out" | sed 's/^/  /'
+	check "fusd-dkms depends on dkms and on kernel headers" \
+		grep -q 'dkms.*linux-headers\|linux-headers.*dkms' \
+		<<<"$(dpkg-deb -f "$new/fusd-dkms_${version}_all.deb" Depends)"
+	check "fusd-dkms's dkms.conf carries version $version" \
+		grep -qx "PACKAGE_VERSION=\"$version\"" <<<"$(dpkg-deb --fsys-tarfile \
+		"$new/fusd-dkms_${version}_all.deb" | tar -xOf - "./usr/src/fusd-$version/dkms.conf")"
+	check "dkms.conf builds only for Linux 6.1 and newer (BUILD_EXCLUSIVE_KERNEL)" \
+		dkms_guard_ok
+
+	# RPMs: this machine has no dnf, so check what rpmbuild produced.
+	local r=$new rv=$version-1
+	check "rpm: fusd-dkms is noarch with the DKMS tree, udev rule and modules-load.d entry" \
+		rpm_has "$r/fusd-dkms-$rv.noarch.rpm" "/usr/src/fusd-$version/dkms.conf" \
+		"/usr/src/fusd-$version/src/kernel/main.c" "/usr/src/fusd-$version/src/kernel/Kbuild" \
+		"/usr/src/fusd-$version/src/kernel/Makefile" \
+		"/usr/src/fusd-$version/include/uapi/linux/fusd.h" \
+		/usr/lib/udev/rules.d/60-fusd.rules /usr/lib/modules-load.d/fusd.conf
+	check "rpm: fusd-dkms runs dkms add/build/install in %post and dkms remove in %preun" \
+		grep -qz "postinstall.*dkms add -m fusd -v $version.*dkms install.*preuninstall.*dkms remove -m fusd -v $version" \
+		<<<"$(rpm -qp --scripts "$r/fusd-dkms-$rv.noarch.rpm" | tr '\n' ' ')"
+	check "rpm: libfusd holds the shared library" \
+		rpm_has "$r/libfusd-$rv.x86_64.rpm" /usr/lib64/libfusd.so.1 /usr/lib64/libfusd.so.1.0.0
+	check "rpm: libfusd-devel holds headers, .so, .pc and man pages" \
+		rpm_has "$r/libfusd-devel-$rv.x86_64.rpm" /usr/include/fusd.h \
+		/usr/include/linux/fusd.h /usr/lib64/libfusd.so /usr/lib64/pkgconfig/libfusd.pc \
+		/usr/share/man/man3/fusd.3 /usr/share/man/man3/fusd_register.3
+	check "rpm: fusd-tools holds fusdctl, its man page and the examples" \
+		rpm_has "$r/fusd-tools-$rv.x86_64.rpm" /usr/bin/fusdctl \
+		/usr/share/man/man1/fusdctl.1 /usr/libexec/fusd/examples/helloworld \
+		/usr/libexec/fusd/examples/echo
+	check "rpm: libfusd-devel and fusd-tools require this exact libfusd" \
+		test "$(rpm -qpR "$r/libfusd-devel-$rv.x86_64.rpm" | grep -c "libfusd(x86-64) = $rv")" = 1 \
+		-a "$(rpm -qpR "$r/fusd-tools-$rv.x86_64.rpm" | grep -c "libfusd(x86-64) = $rv")" = 1
+
+	# Debian: fresh install of the older release, then upgrade to this one.
+	mapfile -t kernels < <(fusd_kernels)
+	fusd_log "packages: apt-get install ./*.deb ($FUSD_OLD_VERSION), DKMS builds for ${kernels[*]}"
+	check "apt-get install of the $FUSD_OLD_VERSION .debs succeeds" \
+		apt_quiet install "$old"/*.deb
+	check "DKMS built and installed fusd $FUSD_OLD_VERSION for ${kernels[*]}" \
+		installed_for "$FUSD_OLD_VERSION" "${kernels[@]}"
+	fusd_log "packages: upgrade to $version"
+	check "apt-get install of the $version .debs upgrades $FUSD_OLD_VERSION" \
+		apt_quiet install "$new"/*.deb
+	check "after the upgrade DKMS has fusd $version installed for ${kernels[*]}" \
+		installed_for "$version" "${kernels[@]}"
+	check "after the upgrade nothing of fusd $FUSD_OLD_VERSION is left in DKMS or /usr/src" \
+		test ! -e "/var/lib/dkms/fusd/$FUSD_OLD_VERSION" -a ! -e "/usr/src/fusd-$FUSD_OLD_VERSION"
+	check "fusd-dkms created the fusd group and installed the udev rule and modules-load.d entry" \
+		test -n "$(getent group fusd)" -a -f /lib/udev/rules.d/60-fusd.rules \
+		-a -f /usr/lib/modules-load.d/fusd.conf
+
+	fusd_log "packages: apt-get install $FUSD_HOOK_KERNEL_META's kernel ($hook_k)"
+	check "no fusd module for $hook_k before its kernel is installed" \
+		test -z "$(fusd_dkms_module "$hook_k")"
+	check "apt-get install linux-image-$hook_k linux-headers-$hook_k succeeds" \
+		apt_quiet install "linux-image-$hook_k" "linux-headers-$hook_k"
+	check "the kernel's install hook made DKMS build fusd $version for $hook_k" \
+		installed_for "$version" "$hook_k"
+
+	# A downstream program: only the installed -dev package and pkg-config.
+	check "a downstream program builds with pkg-config --cflags --libs libfusd (installed -dev)" \
+		cc -Wall -Wextra -Werror -o "$pkg/downstream" \
+		"$FUSD_TOP/test/package/downstream.c" $(pkg-config --cflags --libs libfusd)
+	check "the downstream program links to the packaged libfusd.so.1" \
+		links_to_packaged_lib "$pkg/downstream"
+
+	check "a VM payload can be made from the installed packages alone" \
+		package_payload "$pkg/payload"
+	for k in "${kernels[@]}" "$hook_k"; do
+		local ko=$pkg/ko/$k/fusd.ko
+		if fusd_dkms_ko "$k" "$ko"; then
+			vm_suite "dkms-$k" "$k" "$ko" "$pkg/payload"
+		else
+			echo "FAIL [dkms-$k] no DKMS-built module to boot with"
+			count 0 1
+		fi
+	done
+
+	fusd_log "packages: remove, then purge"
+	local debs=("$new"/*.deb)
+	check "apt-get remove of the fusd packages succeeds" \
+		apt_quiet remove "${FUSD_DEBS[@]}"
+	check "after remove: no module for any kernel, no udev rule, no file of any package" \
+		nothing_left "${debs[@]}"
+	check "apt-get purge of what remove left (fusd-dkms's postrm, for the group) succeeds" \
+		purge_fusd
+	check "after purge: dpkg knows no fusd package, the fusd group is gone, nothing left" \
+		test -z "$(dpkg_known "${FUSD_DEBS[@]}")" -a -z "$(getent group fusd)" \
+		-a -z "$(nothing_left "${debs[@]}")"
+}
