@@ -110,6 +110,21 @@ links_to_packaged_lib() {
 		[ "$(realpath "$got")" = "$(realpath "$want")" ]
 }
 
+# scripts/package must refuse to build when debian/changelog and
+# CMakeLists.txt name different versions: try it on a copy of the tree.
+package_refuses_mismatch() {
+	local t=$FUSD_BUILD/pkg/mismatch
+	rm -rf "$t" && mkdir -p "$t" || return 1
+	tar -C "$FUSD_TOP" --exclude=./build --exclude=./.git -cf - . | tar -xf - -C "$t"
+	sed -i 's/^project(fusd VERSION [0-9.]*/project(fusd VERSION 9.9.9/' "$t/CMakeLists.txt"
+	if FUSD_BUILD=$t/build "$t/scripts/package" --out "$t/out" >"$t/log" 2>&1; then
+		echo "  scripts/package built a mismatched tree"
+		return 1
+	fi
+	grep -q 'debian/changelog is at .* but CMakeLists.txt at 9.9.9' "$t/log" &&
+		[ ! -e "$t/out" ]
+}
+
 dkms_guard_ok() {
 	(
 		# dkms.conf is shell that dkms sources; these are its inputs.
@@ -128,7 +143,8 @@ dkms_guard_ok() {
 }
 
 # Guest payload: what the packages installed, the smoke subset of the
-# integration suite, the downstream program and the demo's guest script.
+# integration suite, the downstream program, the udev rule's check and the
+# demo's guest script.
 package_payload() {
 	local dir=$1 t
 	fusd_installed_payload "$dir" || return 1
@@ -136,7 +152,9 @@ package_payload() {
 		test_poll; do
 		cp "$FUSD_BUILD/test/integration/$t" "$dir/tests/" || return 1
 	done
-	cp "$FUSD_BUILD/pkg/downstream" "$dir/tests/test_downstream" &&
+	cp /lib/udev/rules.d/60-fusd.rules "$dir/" &&
+		install -m 755 "$FUSD_TOP/test/package/test_udev_rule.sh" "$dir/tests/test_udev_rule" &&
+		cp "$FUSD_BUILD/pkg/downstream" "$dir/tests/test_downstream" &&
 		install -m 755 "$FUSD_TOP/scripts/lib/demo-guest.sh" "$dir/tests/test_demo"
 }
 
@@ -178,7 +196,7 @@ fusd_package_tests() {
 	out=$(lintian --fail-on error,warning "$new"/*.changes 2>&1) || lrc=$?
 	check "lintian: no error or warning on the source and the 4 .debs" \
 		test "$lrc" = 0 -a -z "$(grep -E '^(E|W):' <<<"$out")"
-	[ -z "$out" ] || echo "$out" | sed 's/^/  /'
+	grep -v 'running with root privileges' <<<"$out" | sed '/^$/d; s/^/  /'
 	check "fusd-dkms depends on dkms and on kernel headers" \
 		grep -q 'dkms.*linux-headers\|linux-headers.*dkms' \
 		<<<"$(dpkg-deb -f "$new/fusd-dkms_${version}_all.deb" Depends)"
@@ -187,6 +205,8 @@ fusd_package_tests() {
 		"$new/fusd-dkms_${version}_all.deb" | tar -xOf - "./usr/src/fusd-$version/dkms.conf")"
 	check "dkms.conf builds only for Linux 6.1 and newer (BUILD_EXCLUSIVE_KERNEL)" \
 		dkms_guard_ok
+	check "scripts/package refuses a tree whose debian/changelog disagrees with CMakeLists.txt" \
+		package_refuses_mismatch
 
 	# RPMs: this machine has no dnf, so check what rpmbuild produced.
 	local r=$new rv=$version-1
@@ -213,20 +233,13 @@ fusd_package_tests() {
 		test "$(rpm -qpR "$r/libfusd-devel-$rv.x86_64.rpm" | grep -c "libfusd(x86-64) = $rv")" = 1 \
 		-a "$(rpm -qpR "$r/fusd-tools-$rv.x86_64.rpm" | grep -c "libfusd(x86-64) = $rv")" = 1
 
-	# Debian: fresh install of the older release, then upgrade to this one.
+	# Debian: a fresh install of this release.
 	mapfile -t kernels < <(fusd_kernels)
-	fusd_log "packages: apt-get install ./*.deb ($FUSD_OLD_VERSION), DKMS builds for ${kernels[*]}"
-	check "apt-get install of the $FUSD_OLD_VERSION .debs succeeds" \
-		apt_quiet install "$old"/*.deb
-	check "DKMS built and installed fusd $FUSD_OLD_VERSION for ${kernels[*]}" \
-		installed_for "$FUSD_OLD_VERSION" "${kernels[@]}"
-	fusd_log "packages: upgrade to $version"
-	check "apt-get install of the $version .debs upgrades $FUSD_OLD_VERSION" \
+	fusd_log "packages: apt-get install ./*.deb ($version), DKMS builds for ${kernels[*]}"
+	check "apt-get install of the $version .debs succeeds on a machine without fusd" \
 		apt_quiet install "$new"/*.deb
-	check "after the upgrade DKMS has fusd $version installed for ${kernels[*]}" \
+	check "DKMS built and installed fusd $version for ${kernels[*]}" \
 		installed_for "$version" "${kernels[@]}"
-	check "after the upgrade nothing of fusd $FUSD_OLD_VERSION is left in DKMS or /usr/src" \
-		test ! -e "/var/lib/dkms/fusd/$FUSD_OLD_VERSION" -a ! -e "/usr/src/fusd-$FUSD_OLD_VERSION"
 	check "fusd-dkms created the fusd group and installed the udev rule and modules-load.d entry" \
 		test -n "$(getent group fusd)" -a -f /lib/udev/rules.d/60-fusd.rules \
 		-a -f /usr/lib/modules-load.d/fusd.conf
@@ -259,7 +272,7 @@ fusd_package_tests() {
 	done
 
 	fusd_log "packages: remove, then purge"
-	local debs=("$new"/*.deb)
+	local debs=("$new"/*.deb) all=("${kernels[@]}" "$hook_k")
 	check "apt-get remove of the fusd packages succeeds" \
 		apt_quiet remove "${FUSD_DEBS[@]}"
 	check "after remove: no module for any kernel, no udev rule, no file of any package" \
@@ -269,4 +282,20 @@ fusd_package_tests() {
 	check "after purge: dpkg knows no fusd package, the fusd group is gone, nothing left" \
 		test -z "$(dpkg_known "${FUSD_DEBS[@]}")" -a -z "$(getent group fusd)" \
 		-a -z "$(nothing_left "${debs[@]}")"
+
+	# Upgrade: the older release, then this one over it.
+	fusd_log "packages: install $FUSD_OLD_VERSION, then upgrade to $version"
+	check "apt-get install of the older $FUSD_OLD_VERSION .debs succeeds" \
+		apt_quiet install "$old"/*.deb
+	check "DKMS built and installed fusd $FUSD_OLD_VERSION for ${all[*]}" \
+		installed_for "$FUSD_OLD_VERSION" "${all[@]}"
+	check "apt-get install of the $version .debs upgrades $FUSD_OLD_VERSION" \
+		apt_quiet install "$new"/*.deb
+	check "after the upgrade DKMS has fusd $version installed for ${all[*]}" \
+		installed_for "$version" "${all[@]}"
+	check "after the upgrade nothing of fusd $FUSD_OLD_VERSION is left in DKMS or /usr/src" \
+		test ! -e "/var/lib/dkms/fusd/$FUSD_OLD_VERSION" -a ! -e "/usr/src/fusd-$FUSD_OLD_VERSION" \
+		-a "$(dpkg-query -W -f='${Version}\n' fusd-dkms libfusd1 libfusd-dev fusd-tools | sort -u)" = "$version"
+	check "apt-get purge after the upgrade leaves nothing and no fusd group" \
+		eval 'apt_quiet purge "${FUSD_DEBS[@]}" && test -z "$(dpkg_known "${FUSD_DEBS[@]}")" -a -z "$(getent group fusd)" && nothing_left "${debs[@]}"'
 }
