@@ -73,22 +73,90 @@ installed_for() { # installed_for VERSION KVER...
 	done
 }
 
-# Every file the given .deb files ship is gone, and so is DKMS's state.
+# Every file the given .deb files ship is gone, so are the directories only
+# fusd owns, and DKMS has no trace of fusd.
 nothing_left() {
-	local deb f left=0
+	local deb f left=0 files
 	for deb in "$@"; do
-		while read -r f; do
+		mapfile -t files < <(dpkg-deb -c "$deb" | awk '{ print substr($6, 2) }')
+		if [ "${#files[@]}" = 0 ]; then
+			echo "  cannot list $deb"
+			return 1
+		fi
+		for f in "${files[@]}"; do
 			[ -e "$f" ] || [ -L "$f" ] || continue
 			[ -d "$f" ] && [ ! -L "$f" ] && continue # shared directories
 			echo "  left behind: $f"
 			left=1
-		done < <(dpkg-deb -c "$deb" | awk '{ print substr($6, 2) }')
+		done
 	done
 	for f in /lib/modules/*/updates/dkms/fusd.ko* /usr/src/fusd-* \
-		/var/lib/dkms/fusd; do
+		/var/lib/dkms/fusd /usr/libexec/fusd /usr/share/doc/fusd-dkms \
+		/usr/share/doc/fusd-tools /usr/share/doc/libfusd1 \
+		/usr/share/doc/libfusd-dev; do
 		[ -e "$f" ] && { echo "  left behind: $f"; left=1; }
 	done
 	return "$left"
+}
+
+# What an interrupted RPM scriptlet test may have left in DKMS and /usr/src
+# (no Debian package owns it once purge_fusd has run).
+clean_dkms_leftovers() {
+	local d
+	for d in /var/lib/dkms/fusd/*/; do
+		[ -d "$d" ] || continue
+		d=${d%/}
+		dkms remove -m fusd -v "${d##*/}" --all >/dev/null 2>&1
+	done
+	as_root rm -rf /var/lib/dkms/fusd /usr/src/fusd-* \
+		"${TMPDIR:-/tmp}"/dkms_rpm_safe_upgrade_lock.*
+}
+
+# rpm_scriptlet RPM TAG ARG: run that scriptlet (POSTIN, PREUN) of the
+# package with /bin/sh, as rpm does (ARG: 1 = install/upgrade, 0 = erase).
+rpm_scriptlet() {
+	local body
+	body=$(rpm -qp --qf "%{$2}" "$1") || return 1
+	[ "$body" != '(none)' ] || return 1
+	sh -c "$body" rpm-scriptlet "$3" >/dev/null
+}
+
+# Run one rpm "transaction" in its own process: dkms --rpm_safe_upgrade
+# tells transactions apart by the scriptlet's grandparent (rpm itself).
+# The trailing command keeps bash from exec'ing the last one in place.
+rpm_transaction() {
+	("$@"; rc=$?; exit "$rc")
+}
+
+# Unpack (or delete) the DKMS tree an RPM carries, as rpm -i (rpm -e) would.
+rpm_tree() { # rpm_tree add|del RPM VERSION
+	case $1 in
+	add) (cd / && rpm2cpio "$2" | cpio -idm --quiet "./usr/src/fusd-$3/*") ;;
+	del) rm -rf "/usr/src/fusd-$3" ;;
+	esac
+}
+
+# The fusd-dkms.rpm scriptlets, run against this machine's DKMS in the order
+# rpm runs them: install OLD (%post), upgrade to NEW (NEW's %post, then
+# OLD's %preun), erase NEW (%preun). Every kernel must end with NEW, then
+# with nothing.
+rpm_scriptlets_ok() {
+	local old_rpm=$1 new_rpm=$2 old_v=$3 new_v=$4
+	shift 4
+	rpm_tree add "$old_rpm" "$old_v" &&
+		rpm_transaction rpm_scriptlet "$old_rpm" POSTIN 1 &&
+		installed_for "$old_v" "$@" || return 1
+	rpm_tree add "$new_rpm" "$new_v" &&
+		rpm_transaction eval 'rpm_scriptlet "$new_rpm" POSTIN 2 &&
+			rpm_scriptlet "$old_rpm" PREUN 1' &&
+		rpm_tree del "$old_rpm" "$old_v" &&
+		installed_for "$new_v" "$@" || return 1
+	[ ! -e "/var/lib/dkms/fusd/$old_v" ] || { echo "  fusd/$old_v still in DKMS"; return 1; }
+	rpm_transaction rpm_scriptlet "$new_rpm" PREUN 0 &&
+		rpm_tree del "$new_rpm" "$new_v" || return 1
+	[ ! -e "/var/lib/dkms/fusd/$new_v" ] &&
+		[ -z "$(ls /lib/modules/*/updates/dkms/fusd.ko* 2>/dev/null)" ] ||
+		{ echo "  fusd/$new_v left in DKMS after erase"; return 1; }
 }
 
 rpm_has() { # rpm_has RPM PATH...: the package lists every PATH
@@ -153,17 +221,19 @@ package_payload() {
 		cp "$FUSD_BUILD/test/integration/$t" "$dir/tests/" || return 1
 	done
 	cp /lib/udev/rules.d/60-fusd.rules "$dir/" &&
+		cp "$(command -v udevadm)" "$dir/bin/" &&
 		install -m 755 "$FUSD_TOP/test/package/test_udev_rule.sh" "$dir/tests/test_udev_rule" &&
 		cp "$FUSD_BUILD/pkg/downstream" "$dir/tests/test_downstream" &&
 		install -m 755 "$FUSD_TOP/scripts/lib/demo-guest.sh" "$dir/tests/test_demo"
 }
 
 fusd_package_tests() {
-	local pkg=$FUSD_BUILD/pkg new old version hook_k k out libs
+	local pkg=$FUSD_BUILD/pkg new old version hook_k k out
 	local kernels
 	rm -rf "$pkg"
 	mkdir -p "$pkg"
-	fusd_install_deps "${FUSD_PACKAGE_BUILD_DEPS[@]}" dkms lintian adduser || {
+	fusd_install_deps "${FUSD_PACKAGE_BUILD_DEPS[@]}" dkms lintian adduser \
+		udev rpm2cpio cpio || {
 		echo "FAIL installing the packaging tools"
 		count 0 1
 		return
@@ -174,6 +244,7 @@ fusd_package_tests() {
 
 	fusd_log "packages: purging what an earlier run installed"
 	purge_fusd
+	clean_dkms_leftovers
 	hook_k=$(hook_kernel_version)
 	if [ -n "$(dpkg_known "linux-image-$hook_k" "linux-headers-$hook_k")" ]; then
 		# shellcheck disable=SC2046
@@ -185,9 +256,9 @@ fusd_package_tests() {
 	fusd_log "packages: scripts/package ($version and $FUSD_OLD_VERSION)"
 	check "scripts/package builds the tarball, .debs and .rpms of $version" \
 		"$FUSD_TOP/scripts/package" --out "$new"
-	check "scripts/package builds .debs of an older version ($FUSD_OLD_VERSION)" \
-		"$FUSD_TOP/scripts/package" --out "$old" --version "$FUSD_OLD_VERSION" --no-rpm
-	check "the package set is complete (tarball, 4 .deb, 4 .rpm + .src.rpm)" \
+	check "scripts/package builds the packages of an older version ($FUSD_OLD_VERSION)" \
+		"$FUSD_TOP/scripts/package" --out "$old" --version "$FUSD_OLD_VERSION"
+	check "the package set of $version is complete (tarball, 4 .deb, 4 .rpm + .src.rpm)" \
 		test -f "$new/fusd-$version.tar.gz" \
 		-a "$(ls "$new"/*.deb 2>/dev/null | wc -l)" = 4 \
 		-a "$(ls "$new"/*.rpm 2>/dev/null | wc -l)" = 5
@@ -215,8 +286,9 @@ fusd_package_tests() {
 		"/usr/src/fusd-$version/src/kernel/main.c" "/usr/src/fusd-$version/src/kernel/Kbuild" \
 		"/usr/src/fusd-$version/src/kernel/Makefile" \
 		"/usr/src/fusd-$version/include/uapi/linux/fusd.h" \
-		/usr/lib/udev/rules.d/60-fusd.rules /usr/lib/modules-load.d/fusd.conf
-	check "rpm: fusd-dkms runs dkms add/build/install in %post and dkms remove in %preun" \
+		/usr/lib/udev/rules.d/60-fusd.rules /usr/lib/modules-load.d/fusd.conf \
+		/usr/lib/sysusers.d/fusd.conf
+	check "rpm: fusd-dkms runs dkms add/install in %post and dkms remove in %preun" \
 		grep -qz "postinstall.*dkms add -m fusd -v $version.*dkms install.*preuninstall.*dkms remove -m fusd -v $version" \
 		<<<"$(rpm -qp --scripts "$r/fusd-dkms-$rv.noarch.rpm" | tr '\n' ' ')"
 	check "rpm: libfusd holds the shared library" \
@@ -253,6 +325,7 @@ fusd_package_tests() {
 		installed_for "$version" "$hook_k"
 
 	# A downstream program: only the installed -dev package and pkg-config.
+	# shellcheck disable=SC2046 # pkg-config's flags are words
 	check "a downstream program builds with pkg-config --cflags --libs libfusd (installed -dev)" \
 		cc -Wall -Wextra -Werror -o "$pkg/downstream" \
 		"$FUSD_TOP/test/package/downstream.c" $(pkg-config --cflags --libs libfusd)
@@ -298,4 +371,16 @@ fusd_package_tests() {
 		-a "$(dpkg-query -W -f='${Version}\n' fusd-dkms libfusd1 libfusd-dev fusd-tools | sort -u)" = "$version"
 	check "apt-get purge after the upgrade leaves nothing and no fusd group" \
 		eval 'apt_quiet purge "${FUSD_DEBS[@]}" && test -z "$(dpkg_known "${FUSD_DEBS[@]}")" -a -z "$(getent group fusd)" && nothing_left "${debs[@]}"'
+
+	# The RPM's DKMS scriptlets, on this machine's DKMS (no dnf here).
+	fusd_log "packages: fusd-dkms.rpm scriptlets: install $FUSD_OLD_VERSION, upgrade, erase"
+	check "fusd-dkms.rpm scriptlets: install, upgrade (new %post then old %preun) and erase keep DKMS right on ${all[*]}" \
+		rpm_scriptlets_ok "$old/fusd-dkms-$FUSD_OLD_VERSION-1.noarch.rpm" \
+		"$new/fusd-dkms-$version-1.noarch.rpm" "$FUSD_OLD_VERSION" "$version" "${all[@]}"
+	clean_dkms_leftovers
+
+	# Leave no extra kernel behind: it would become the default boot entry.
+	fusd_log "packages: purging the $hook_k kernel again"
+	check "purging the $hook_k kernel leaves no /lib/modules/$hook_k" \
+		eval 'apt_quiet purge "linux-image-$hook_k" "linux-headers-$hook_k" && test ! -e "/lib/modules/$hook_k"'
 }

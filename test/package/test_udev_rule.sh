@@ -1,21 +1,54 @@
 #!/bin/sh
-# Description: the udev rule fusd-dkms installs matches the control node as
-# the kernel names it (subsystem, kernel name, DEVNAME), which is root-only
-# until the rule applies. Runs in the VM; /fusd/60-fusd.rules is the
-# installed rule. Exit: 0 pass, 1 fail.
+# Description: the udev rule fusd-dkms installs gives the fusd group, and
+# only it, the right to run driver daemons. In the VM: the rule matches the
+# control node as the kernel names it; udevadm applies it (group fusd, mode
+# 0660); a user in the group registers /dev/hello-world and another user
+# reads it; a user outside the group is refused. /fusd/60-fusd.rules is the
+# installed rule, /fusd/bin/udevadm the host's. Exit: 0 pass, 1 fail.
 rule=/fusd/60-fusd.rules
+node=/dev/fusd/control
 fail() { echo "udev rule: $*"; exit 1; }
 
 [ -f "$rule" ] || fail "$rule missing"
 kernel=$(sed -n 's/.*KERNEL=="\([^"]*\)".*/\1/p' "$rule")
 subsys=$(sed -n 's/.*SUBSYSTEM=="\([^"]*\)".*/\1/p' "$rule")
 [ -n "$kernel" ] && [ -n "$subsys" ] || fail "no KERNEL== or SUBSYSTEM== key"
-uevent=/sys/class/$subsys/$kernel/uevent
-[ -f "$uevent" ] || fail "no $uevent: the rule matches no device"
-grep -qx 'DEVNAME=fusd/control' "$uevent" ||
-	fail "$uevent is not /dev/fusd/control"
-grep -q 'GROUP="fusd"' "$rule" && grep -q 'MODE="0660"' "$rule" ||
-	fail "rule does not give the fusd group read-write access"
-mode=$(stat -c %a /dev/fusd/control)
-[ "$mode" = 600 ] || fail "/dev/fusd/control is $mode before udev, not 600"
-echo "udev rule: matches $subsys/$kernel (/dev/fusd/control)"
+sys=/sys/class/$subsys/$kernel
+grep -qx 'DEVNAME=fusd/control' "$sys/uevent" 2>/dev/null ||
+	fail "$sys is not $node: the rule matches no such device"
+[ "$(stat -c %a $node)" = 600 ] || fail "$node is not 0600 before udev"
+
+# Users: alice is in the fusd group (as the package's group would be),
+# bob is not. The group id is what addgroup might have picked.
+echo 'fusd:x:4242:alice' >>/etc/group
+echo 'alice:x:4000:4000:alice:/tmp:/bin/sh' >>/etc/passwd
+echo 'bob:x:4001:4001:bob:/tmp:/bin/sh' >>/etc/passwd
+mkdir -p /etc/udev/rules.d /run/udev
+cp "$rule" /etc/udev/rules.d/
+udevadm test --action=add "$sys" >/tmp/udevadm.log 2>&1 ||
+	{ cat /tmp/udevadm.log; fail "udevadm test failed"; }
+[ "$(stat -c '%g %a' $node)" = '4242 660' ] ||
+	fail "after udev $node is $(stat -c '%u:%g %a' $node), not group fusd 0660"
+
+# Outside the group: refused.
+if su bob -c 'timeout 5 helloworld' >/tmp/bob.log 2>&1; then
+	fail "bob (not in fusd) could run a driver daemon"
+fi
+grep -q 'Permission denied' /tmp/bob.log || fail "bob: $(cat /tmp/bob.log)"
+
+# In the group: serves /dev/hello-world, which bob may read.
+su alice -c 'helloworld >/dev/null 2>&1 &'
+i=0
+while [ ! -e /dev/hello-world ]; do
+	i=$((i + 1))
+	[ $i -lt 300 ] || fail "alice's daemon never registered /dev/hello-world"
+	usleep 10000
+done
+[ "$(stat -c %u /dev/hello-world)" = 4000 ] || fail "/dev/hello-world is not alice's"
+got=$(su bob -c 'cat /dev/hello-world')
+kill "$(pidof helloworld)"
+case $got in
+*[Hh]ello*) ;;
+*) fail "bob read '$got' from alice's /dev/hello-world" ;;
+esac
+echo "udev rule: group fusd 0660 on $node; member may serve, others may not"
