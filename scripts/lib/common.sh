@@ -18,10 +18,11 @@ FUSD_PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
-	linux-source-6.12 sparse gcc-multilib groff-base
+	linux-source-6.12 sparse gcc-multilib groff-base shellcheck
 )
 
 # What scripts/package needs on top: Debian and RPM packaging tools.
+# shellcheck disable=SC2034 # used by the scripts that source this file
 FUSD_PACKAGE_BUILD_DEPS=(
 	build-essential cmake pkg-config dpkg-dev debhelper dh-dkms rpm
 )
@@ -139,6 +140,7 @@ fusd_dkms_ko() {
 	esac
 }
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 FUSD_DEBS=(fusd-dkms libfusd1 libfusd-dev fusd-tools)
 
 # Build the .debs with scripts/package and install them with apt-get.

@@ -30,6 +30,7 @@ say "/sys/class/fusd"
 ls /sys/class/fusd
 
 say "killing the daemons: the nodes disappear"
+# shellcheck disable=SC2046 # one pid per word
 kill $(pidof helloworld echo)
 sleep 1
 ls /dev/hello-world /dev/echo 2>&1 || true
