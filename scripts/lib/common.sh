@@ -146,7 +146,12 @@ FUSD_DEBS=(fusd-dkms libfusd1 libfusd-dev fusd-tools)
 # Build the .debs with scripts/package and install them with apt-get.
 fusd_install_packages() {
 	local out=$FUSD_BUILD/packages
-	"$FUSD_TOP/scripts/package" --out "$out" --no-rpm &&
-		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends "$out"/*.deb
+	"$FUSD_TOP/scripts/package" --out "$out" --no-rpm || return 1
+	fusd_log "apt-get install ./*.deb (DKMS builds fusd.ko for each kernel)"
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "$out"/*.deb >"$out/apt.log" 2>&1 || {
+		tail -n 30 "$out/apt.log" >&2
+		fusd_log "installing the packages failed (see $out/apt.log)"
+		return 1
+	}
 }
