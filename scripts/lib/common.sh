@@ -47,6 +47,7 @@ fusd_install_deps() {
 }
 
 # The project version, from CMakeLists.txt's project(fusd VERSION x.y.z).
+# shellcheck disable=SC2120 # scripts/package passes a staged tree
 fusd_version() {
 	sed -n 's/^project(fusd VERSION \([0-9.]*\).*/\1/p' "${1:-$FUSD_TOP}/CMakeLists.txt"
 }
@@ -148,8 +149,14 @@ fusd_install_packages() {
 	local out=$FUSD_BUILD/packages
 	"$FUSD_TOP/scripts/package" --out "$out" --no-rpm || return 1
 	fusd_log "apt-get install ./*.deb (DKMS builds fusd.ko for each kernel)"
+	local v p f debs=()
+	v=$(fusd_version)
+	for p in "${FUSD_DEBS[@]}"; do
+		f=$(ls "$out/${p}_${v}_"*.deb) || return 1
+		debs+=("$f")
+	done
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends "$out"/*.deb >"$out/apt.log" 2>&1 || {
+		--no-install-recommends "${debs[@]}" >"$out/apt.log" 2>&1 || {
 		tail -n 30 "$out/apt.log" >&2
 		fusd_log "installing the packages failed (see $out/apt.log)"
 		return 1

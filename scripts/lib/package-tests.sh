@@ -99,60 +99,77 @@ nothing_left() {
 	return "$left"
 }
 
-# What an interrupted RPM scriptlet test may have left in DKMS and /usr/src
-# (no Debian package owns it once purge_fusd has run).
+# What an interrupted RPM scriptlet test may have left in DKMS and /usr/src.
+# Only once no fusd .deb is known to dpkg: then nothing there is owned.
 clean_dkms_leftovers() {
 	local d
+	[ -z "$(dpkg_known "${FUSD_DEBS[@]}")" ] || return 1
 	for d in /var/lib/dkms/fusd/*/; do
 		[ -d "$d" ] || continue
 		d=${d%/}
-		dkms remove -m fusd -v "${d##*/}" --all >/dev/null 2>&1
+		[ "${d##*/}" != source ] || continue
+		as_root dkms remove -m fusd -v "${d##*/}" --all >/dev/null 2>&1 ||
+			{ echo "  dkms remove fusd/${d##*/} failed"; return 1; }
 	done
 	as_root rm -rf /var/lib/dkms/fusd /usr/src/fusd-* \
 		"${TMPDIR:-/tmp}"/dkms_rpm_safe_upgrade_lock.*
 }
 
-# rpm_scriptlet RPM TAG ARG: run that scriptlet (POSTIN, PREUN) of the
-# package with /bin/sh, as rpm does (ARG: 1 = install/upgrade, 0 = erase).
-rpm_scriptlet() {
-	local body
-	body=$(rpm -qp --qf "%{$2}" "$1") || return 1
-	[ "$body" != '(none)' ] || return 1
-	sh -c "$body" rpm-scriptlet "$3" >/dev/null
+# rpm_txn RPM TAG ARG [RPM TAG ARG]...: run those scriptlets (POSTIN, PREUN;
+# ARG 1 = install/upgrade, 0 = erase) with /bin/sh as ONE rpm transaction.
+# One root bash stands for rpm: dkms --rpm_safe_upgrade tells transactions
+# apart by the scriptlet's parent's parent. The loop keeps bash from
+# exec'ing sh in its own place.
+rpm_txn() {
+	local dir=$FUSD_BUILD/pkg/txn runs=() i=0 body
+	rm -rf "$dir" && mkdir -p "$dir" || return 1
+	while [ $# -ge 3 ]; do
+		body=$(rpm -qp --qf "%{$2}" "$1") || return 1
+		[ "$body" != '(none)' ] || { echo "  $1 has no $2 scriptlet"; return 1; }
+		i=$((i + 1))
+		printf '%s\n' "$body" >"$dir/$i.sh"
+		runs+=("$dir/$i.sh:$3")
+		shift 3
+	done
+	# shellcheck disable=SC2016 # expanded by the inner bash
+	as_root bash -c 'for r in "$@"; do sh "${r%:*}" "${r##*:}" >/dev/null || exit 1; done; exit 0' \
+		rpm "${runs[@]}"
 }
 
-# Run one rpm "transaction" in its own process: dkms --rpm_safe_upgrade
-# tells transactions apart by the scriptlet's grandparent (rpm itself).
-# The trailing command keeps bash from exec'ing the last one in place.
-rpm_transaction() {
-	("$@"; rc=$?; exit "$rc")
+# Only where no .deb owns anything of fusd in DKMS and /usr/src.
+rpm_scriptlets_on_clean_dkms() {
+	clean_dkms_leftovers || { echo "  fusd .debs still known to dpkg"; return 1; }
+	rpm_scriptlets_ok "$@"
 }
 
 # Unpack (or delete) the DKMS tree an RPM carries, as rpm -i (rpm -e) would.
 rpm_tree() { # rpm_tree add|del RPM VERSION
 	case $1 in
-	add) (cd / && rpm2cpio "$2" | cpio -idm --quiet "./usr/src/fusd-$3/*") ;;
-	del) rm -rf "/usr/src/fusd-$3" ;;
+	add) (cd / && rpm2cpio "$2" | as_root cpio -idm --quiet "./usr/src/fusd-$3/*") ;;
+	del) as_root rm -rf "/usr/src/fusd-$3" ;;
 	esac
 }
 
 # The fusd-dkms.rpm scriptlets, run against this machine's DKMS in the order
-# rpm runs them: install OLD (%post), upgrade to NEW (NEW's %post, then
-# OLD's %preun), erase NEW (%preun). Every kernel must end with NEW, then
-# with nothing.
+# rpm runs them: install OLD (%post); upgrade to NEW (NEW's %post, then
+# OLD's %preun); reinstall NEW over itself, as a same-version release bump
+# does (%post, then %preun of the same version: --rpm_safe_upgrade must
+# keep the module); erase NEW (%preun). Every kernel must end with NEW,
+# then with nothing.
 rpm_scriptlets_ok() {
 	local old_rpm=$1 new_rpm=$2 old_v=$3 new_v=$4
 	shift 4
 	rpm_tree add "$old_rpm" "$old_v" &&
-		rpm_transaction rpm_scriptlet "$old_rpm" POSTIN 1 &&
+		rpm_txn "$old_rpm" POSTIN 1 &&
 		installed_for "$old_v" "$@" || return 1
 	rpm_tree add "$new_rpm" "$new_v" &&
-		rpm_transaction eval 'rpm_scriptlet "$new_rpm" POSTIN 2 &&
-			rpm_scriptlet "$old_rpm" PREUN 1' &&
+		rpm_txn "$new_rpm" POSTIN 2 "$old_rpm" PREUN 1 &&
 		rpm_tree del "$old_rpm" "$old_v" &&
 		installed_for "$new_v" "$@" || return 1
 	[ ! -e "/var/lib/dkms/fusd/$old_v" ] || { echo "  fusd/$old_v still in DKMS"; return 1; }
-	rpm_transaction rpm_scriptlet "$new_rpm" PREUN 0 &&
+	rpm_txn "$new_rpm" POSTIN 2 "$new_rpm" PREUN 1 &&
+		installed_for "$new_v" "$@" || { echo "  same-version upgrade lost the module"; return 1; }
+	rpm_txn "$new_rpm" PREUN 0 &&
 		rpm_tree del "$new_rpm" "$new_v" || return 1
 	[ ! -e "/var/lib/dkms/fusd/$new_v" ] &&
 		[ -z "$(ls /lib/modules/*/updates/dkms/fusd.ko* 2>/dev/null)" ] ||
@@ -243,8 +260,9 @@ fusd_package_tests() {
 	version=$(fusd_version)
 
 	fusd_log "packages: purging what an earlier run installed"
-	purge_fusd
-	clean_dkms_leftovers
+	# An earlier run stopped inside apt leaves dpkg half-configured.
+	as_root dpkg --configure -a >>"$pkg/apt.log" 2>&1
+	purge_fusd && clean_dkms_leftovers
 	hook_k=$(hook_kernel_version)
 	if [ -n "$(dpkg_known "linux-image-$hook_k" "linux-headers-$hook_k")" ]; then
 		# shellcheck disable=SC2046
@@ -374,8 +392,8 @@ fusd_package_tests() {
 
 	# The RPM's DKMS scriptlets, on this machine's DKMS (no dnf here).
 	fusd_log "packages: fusd-dkms.rpm scriptlets: install $FUSD_OLD_VERSION, upgrade, erase"
-	check "fusd-dkms.rpm scriptlets: install, upgrade (new %post then old %preun) and erase keep DKMS right on ${all[*]}" \
-		rpm_scriptlets_ok "$old/fusd-dkms-$FUSD_OLD_VERSION-1.noarch.rpm" \
+	check "fusd-dkms.rpm scriptlets: install, upgrade, same-version upgrade and erase keep DKMS right on ${all[*]}" \
+		rpm_scriptlets_on_clean_dkms "$old/fusd-dkms-$FUSD_OLD_VERSION-1.noarch.rpm" \
 		"$new/fusd-dkms-$version-1.noarch.rpm" "$FUSD_OLD_VERSION" "$version" "${all[@]}"
 	clean_dkms_leftovers
 
