@@ -195,6 +195,20 @@ links_to_packaged_lib() {
 		[ "$(realpath "$got")" = "$(realpath "$want")" ]
 }
 
+# The release tarball stands on its own: scripts/package run from an
+# unpacked copy (no git there) builds the same four .debs.
+tarball_self_contained() {
+	local t=$FUSD_BUILD/pkg/from-tarball v=$1 p
+	rm -rf "$t" && mkdir -p "$t" || return 1
+	tar -xzf "$FUSD_BUILD/pkg/new/fusd-$v.tar.gz" -C "$t" || return 1
+	[ ! -e "$t/fusd-$v/.git" ] || return 1
+	FUSD_BUILD=$t/build "$t/fusd-$v/scripts/package" --out "$t/out" --no-rpm \
+		>"$t/log" 2>&1 || { tail -n 5 "$t/log"; return 1; }
+	for p in "${FUSD_DEBS[@]}"; do
+		ls "$t/out/${p}_${v}_"*.deb >/dev/null 2>&1 || { echo "  no $p .deb"; return 1; }
+	done
+}
+
 # scripts/package must refuse to build when debian/changelog and
 # CMakeLists.txt name different versions: try it on a copy of the tree.
 package_refuses_mismatch() {
@@ -296,6 +310,8 @@ fusd_package_tests() {
 		dkms_guard_ok
 	check "scripts/package refuses a tree whose debian/changelog disagrees with CMakeLists.txt" \
 		package_refuses_mismatch
+	check "the release tarball stands alone: its own scripts/package rebuilds the 4 .debs" \
+		tarball_self_contained "$version"
 
 	# RPMs: this machine has no dnf, so check what rpmbuild produced.
 	local r=$new rv=$version-1
