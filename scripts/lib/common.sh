@@ -27,14 +27,18 @@ FUSD_PACKAGE_BUILD_DEPS=(
 	build-essential cmake pkg-config dpkg-dev debhelper dh-dkms rpm
 )
 
+# fusd_installed PACKAGE: dpkg has it installed (held or not).
+fusd_installed() {
+	[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null)" = installed ]
+}
+
 # fusd_install_deps [PACKAGE...]: install what is missing (default: the
 # packages every entry point needs).
 fusd_install_deps() {
 	local missing=() p
 	[ $# -gt 0 ] || set -- "${FUSD_PACKAGES[@]}"
 	for p in "$@"; do
-		[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = \
-			"install ok installed" ] || missing+=("$p")
+		fusd_installed "$p" || missing+=("$p")
 	done
 	if [ ${#missing[@]} -eq 0 ]; then
 		fusd_log "all needed Debian packages are installed"
@@ -111,9 +115,14 @@ fusd_checkpatch() {
 # ------------------------------------------------ installed packages
 # Guest payload from what the packages installed, not the build tree:
 # bin/ = fusdctl and the example drivers, lib/ = the packaged libfusd.so.1.
+# The libfusd.so.1 that the libfusd1 package installed.
+fusd_packaged_lib() {
+	dpkg -L libfusd1 2>/dev/null | grep '/libfusd\.so\.1$'
+}
+
 fusd_installed_payload() {
 	local dir=$1 lib
-	lib=$(dpkg -L libfusd1 2>/dev/null | grep '/libfusd\.so\.1$') || {
+	lib=$(fusd_packaged_lib) || {
 		fusd_log "libfusd1 is not installed"
 		return 1
 	}
@@ -144,17 +153,23 @@ fusd_dkms_ko() {
 # shellcheck disable=SC2034 # used by the scripts that source this file
 FUSD_DEBS=(fusd-dkms libfusd1 libfusd-dev fusd-tools)
 
+# fusd_debs_in DIR VERSION: the paths of the four .debs of VERSION in DIR,
+# one per line; fails naming the first one missing.
+fusd_debs_in() {
+	local p f
+	for p in "${FUSD_DEBS[@]}"; do
+		f=$(ls "$1/${p}_${2}_"*.deb 2>/dev/null) || { echo "  no $p .deb" >&2; return 1; }
+		echo "$f"
+	done
+}
+
 # Build the .debs with scripts/package and install them with apt-get.
 fusd_install_packages() {
-	local out=$FUSD_BUILD/packages
+	local out=$FUSD_BUILD/packages debs
 	"$FUSD_TOP/scripts/package" --out "$out" --no-rpm || return 1
 	fusd_log "apt-get install ./*.deb (DKMS builds fusd.ko for each kernel)"
-	local v p f debs=()
-	v=$(fusd_version)
-	for p in "${FUSD_DEBS[@]}"; do
-		f=$(ls "$out/${p}_${v}_"*.deb) || return 1
-		debs+=("$f")
-	done
+	debs=$(fusd_debs_in "$out" "$(fusd_version)") || return 1
+	mapfile -t debs <<<"$debs"
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends "${debs[@]}" >"$out/apt.log" 2>&1 || {
 		tail -n 30 "$out/apt.log" >&2

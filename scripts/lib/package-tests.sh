@@ -39,12 +39,15 @@ dpkg_known() {
 	done
 }
 
-purge_fusd() {
+# purge_known PACKAGE...: purge those dpkg knows, if any.
+purge_known() {
 	local known
-	known=$(dpkg_known "${FUSD_DEBS[@]}")
+	known=$(dpkg_known "$@")
 	# shellcheck disable=SC2086 # one word per package
 	[ -z "$known" ] || apt_quiet purge $known
 }
+
+purge_fusd() { purge_known "${FUSD_DEBS[@]}"; }
 
 hook_kernel_version() {
 	apt-cache depends "$FUSD_HOOK_KERNEL_META" 2>/dev/null |
@@ -190,7 +193,7 @@ rpm_has() { # rpm_has RPM PATH...: the package lists every PATH
 links_to_packaged_lib() {
 	local got want
 	got=$(ldd "$1" 2>/dev/null | awk '$1 == "libfusd.so.1" { print $3 }')
-	want=$(dpkg -L libfusd1 | grep '/libfusd\.so\.1$')
+	want=$(fusd_packaged_lib)
 	[ -n "$got" ] && [ -n "$want" ] &&
 		[ "$(realpath "$got")" = "$(realpath "$want")" ]
 }
@@ -198,15 +201,13 @@ links_to_packaged_lib() {
 # The release tarball stands on its own: scripts/package run from an
 # unpacked copy (no git there) builds the same four .debs.
 tarball_self_contained() {
-	local t=$FUSD_BUILD/pkg/from-tarball v=$1 p
+	local t=$FUSD_BUILD/pkg/from-tarball v=$1
 	rm -rf "$t" && mkdir -p "$t" || return 1
 	tar -xzf "$FUSD_BUILD/pkg/new/fusd-$v.tar.gz" -C "$t" || return 1
 	[ ! -e "$t/fusd-$v/.git" ] || return 1
 	FUSD_BUILD=$t/build "$t/fusd-$v/scripts/package" --out "$t/out" --no-rpm \
 		>"$t/log" 2>&1 || { tail -n 5 "$t/log"; return 1; }
-	for p in "${FUSD_DEBS[@]}"; do
-		ls "$t/out/${p}_${v}_"*.deb >/dev/null 2>&1 || { echo "  no $p .deb"; return 1; }
-	done
+	fusd_debs_in "$t/out" "$v" >/dev/null
 }
 
 # scripts/package must refuse to build when debian/changelog and
@@ -278,10 +279,7 @@ fusd_package_tests() {
 	as_root dpkg --configure -a >>"$pkg/apt.log" 2>&1
 	purge_fusd && clean_dkms_leftovers
 	hook_k=$(hook_kernel_version)
-	if [ -n "$(dpkg_known "linux-image-$hook_k" "linux-headers-$hook_k")" ]; then
-		# shellcheck disable=SC2046
-		apt_quiet purge $(dpkg_known "linux-image-$hook_k" "linux-headers-$hook_k")
-	fi
+	purge_known "linux-image-$hook_k" "linux-headers-$hook_k"
 	check "nothing of fusd or the $hook_k kernel is installed before the package tests" \
 		test -z "$(dpkg_known "${FUSD_DEBS[@]}" "linux-image-$hook_k")"
 
@@ -402,7 +400,7 @@ fusd_package_tests() {
 		installed_for "$version" "${all[@]}"
 	check "after the upgrade nothing of fusd $FUSD_OLD_VERSION is left in DKMS or /usr/src" \
 		test ! -e "/var/lib/dkms/fusd/$FUSD_OLD_VERSION" -a ! -e "/usr/src/fusd-$FUSD_OLD_VERSION" \
-		-a "$(dpkg-query -W -f='${Version}\n' fusd-dkms libfusd1 libfusd-dev fusd-tools | sort -u)" = "$version"
+		-a "$(dpkg-query -W -f='${Version}\n' "${FUSD_DEBS[@]}" | sort -u)" = "$version"
 	check "apt-get purge after the upgrade leaves nothing and no fusd group" \
 		eval 'apt_quiet purge "${FUSD_DEBS[@]}" && test -z "$(dpkg_known "${FUSD_DEBS[@]}")" -a -z "$(getent group fusd)" && nothing_left "${debs[@]}"'
 
