@@ -210,12 +210,12 @@ int main(void)
 	};
 
 	listeners.next = listeners.prev = &listeners;
-	if (fusd_register("/dev/pager/input", "pager", "pager-input", 0666,
+	if (fusd_register("/dev/pager/input", "pager", "pager!input", 0666,
 			  NULL, &input_fops) < 0) {
 		perror("register of /dev/pager/input failed");
 		return 1;
 	}
-	if (fusd_register("/dev/pager/notify", "pager", "pager-notify", 0666,
+	if (fusd_register("/dev/pager/notify", "pager", "pager!notify", 0666,
 			  NULL, &notify_fops) < 0) {
 		perror("register of /dev/pager/notify failed");
 		return 1;

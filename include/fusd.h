@@ -48,7 +48,9 @@ struct fusd_file_info;
 
 /**
  * Callbacks of a device.  Any may be NULL: a missing open/close succeeds,
- * a missing read/write/ioctl fails with -EINVAL/-EINVAL/-ENOTTY.
+ * a missing read/write/ioctl fails with -EINVAL/-EINVAL/-ENOTTY.  The
+ * library copies the table at registration; later versions may add
+ * members at the end (see fusd_register_size()).
  */
 typedef struct fusd_file_operations {
 	/** A process opened the device.  Return 0 to accept. */
@@ -87,10 +89,16 @@ typedef struct fusd_file_operations {
 	int (*poll_diff)(struct fusd_file_info *file,
 			 unsigned int cached_state);
 	/**
-	 * The caller of a call this driver deferred (-FUSD_NOREPLY) was
-	 * interrupted by a signal and has already returned.  @p file is that
-	 * deferred call.  The driver should stop waiting for it and release
-	 * it with fusd_return() (its answer is dropped) or fusd_destroy().
+	 * The caller of a call this driver deferred (-FUSD_NOREPLY) got a
+	 * signal; called once per signal the kernel reports (also when it
+	 * came while the callback was still running).  @p file is that
+	 * deferred call, which stays valid: the caller keeps waiting for
+	 * its answer, and every call is performed exactly once.  To end it
+	 * early, answer fusd_return(file, -EINTR): the caller fails with
+	 * EINTR, or restarts the call under SA_RESTART.  fusd_destroy() of
+	 * an interrupted call does the same.  Or keep it and answer later
+	 * with the real result, which the caller gets.  NULL: signals are
+	 * ignored and the call waits until it is answered.
 	 */
 	int (*unblock)(struct fusd_file_info *file);
 	/** mmap(2).  (Later protocol version; not yet delivered.) */
@@ -146,18 +154,54 @@ typedef struct fusd_file_info {
  *               "-_.+:@" and "/".
  * @param clazz  class name, kept for information (may be NULL).
  * @param devname name under /sys/class/fusd/ (NULL or "": derived from
- *               name, with '/' turned into '!').
- * @param mode   permission bits of the node (at most 0777).
+ *               name, with '/' turned into '!'); components as in name,
+ *               separated by '!' (classic "pager!input").
+ * @param mode   permission bits of the node (at most 0777); a classic
+ *               S_IFCHR is ignored, setuid/setgid/sticky give EINVAL.
  * @param device_info passed back in every fusd_file_info.
- * @param fops   callbacks; the table must outlive the device.
+ * @param fops   callbacks; the library copies the table, so it may be
+ *               changed or freed afterwards (changes have no effect).
  * @return the device's channel descriptor (>= 0), or -1 with errno set:
  *         EEXIST name taken, EINVAL bad name or mode, ENAMETOOLONG,
  *         ENOENT/ENODEV fusd module not loaded, EACCES no access to
  *         /dev/fusd/control.
+ *
+ * fusd_register() is a macro: it calls fusd_register_size() with the
+ * size of the table this program was compiled with, so that the table can
+ * grow in later versions.  The function of that name (taken by
+ * &fusd_register, or called as (fusd_register)(...)) is kept for
+ * binaries built against libfusd 1.0 and reads a 1.0 table only.
+ *
+ * The library asks the kernel for the features it uses
+ * (FUSD_FEATURE_REPLY_POLL) and uses those granted; on a kernel that
+ * knows no features (protocol 1.0) it registers without them.
  */
 int fusd_register(const char *name, const char *clazz, const char *devname,
 		  mode_t mode, void *device_info,
 		  struct fusd_file_operations *fops);
+
+/**
+ * fusd_register() with the size of the callback table: what the
+ * fusd_register() macro calls.  A table smaller than this library's reads
+ * as if the missing callbacks were NULL; a larger one (from a newer
+ * <fusd.h>) works as long as every callback this library does not know is
+ * NULL (the rule of the kernel's copy_struct_from_user()).
+ * @param fops_size sizeof(struct fusd_file_operations) of the caller; a
+ *               multiple of the size of a callback pointer.
+ * @return as fusd_register(); errno E2BIG: the table sets a callback this
+ *         library does not know; EINVAL: @p fops_size is not a whole number
+ *         of callbacks.
+ */
+int fusd_register_size(const char *name, const char *clazz,
+		       const char *devname, mode_t mode, void *device_info,
+		       const struct fusd_file_operations *fops,
+		       size_t fops_size);
+
+/* The classic six-argument call, with the table's size added; each
+ * argument is evaluated once. */
+#define fusd_register(name, clazz, devname, mode, device_info, fops)        \
+	fusd_register_size(name, clazz, devname, mode, device_info, fops,   \
+			   sizeof(struct fusd_file_operations))
 
 /** Remove a device: its node disappears and open files fail with EPIPE.
  * @return 0, or -1 with errno EBADF if @p fd is not a fusd device. */
@@ -166,6 +210,8 @@ int fusd_unregister(int fd);
 /**
  * Answer a call that a callback deferred with -FUSD_NOREPLY, then free
  * @p file.  For a read, the data must already be in fusd_get_read_buffer().
+ * The answer is always sent, also for a call whose caller got a signal
+ * (unblock): that caller still waits for it.
  * @return 0, or -1 with errno set (EINVAL: the kernel refused the reply).
  */
 int fusd_return(struct fusd_file_info *file, ssize_t retval);
@@ -177,9 +223,33 @@ int fusd_return(struct fusd_file_info *file, ssize_t retval);
  * bits (POLLIN, POLLOUT, POLLPRI, POLLERR, POLLHUP, POLLRDNORM, ...).
  * Without poll_diff a file starts readable and writable; after the first
  * notification it reports exactly the mask given.
+ *
+ * Called from a callback for the same open file while the call it
+ * answers is still unanswered (and the kernel granted
+ * FUSD_FEATURE_REPLY_POLL), the mask is not sent at once but travels in
+ * that call's reply (the last mask set wins), so the new mask and the
+ * call's result reach the caller in one step: a program that polls after
+ * a read never sees a mask older than the data it read.  If the callback
+ * defers the call instead (-FUSD_NOREPLY), the mask is sent as soon as the
+ * callback returns.  Answering a classic poll_diff with fusd_return()
+ * behaves the same.  Anywhere else (another file, another thread, a
+ * deferred call being answered later) the mask is sent at once.
  * @return 0, or -1 with errno (EPIPE: device unregistered; EINVAL).
  */
 int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask);
+
+/**
+ * For an ioctl with _IOC_READ: send back only the first @p length bytes
+ * of fusd_get_ioctl_buffer() (0 to _IOC_SIZE), and leave the rest of the
+ * caller's buffer untouched, as evdev's EVIOCGKEY(len) or hidraw do when
+ * they have less than the caller asked for.  Without this call the whole
+ * _IOC_SIZE buffer goes back (classic behaviour).  Call it in the ioctl
+ * callback or on a deferred ioctl before fusd_return(); the last call
+ * counts.  Nothing is copied back when the ioctl fails (result < 0).
+ * @return 0, or -1 with errno EINVAL: @p file is NULL, not an ioctl, an
+ *         ioctl without _IOC_READ, or @p length exceeds _IOC_SIZE.
+ */
+int fusd_set_ioctl_length(struct fusd_file_info *file, size_t length);
 
 /**
  * For an ioctl whose data _IOC_SIZE does not describe (a pointer inside a
@@ -202,7 +272,9 @@ int fusd_copy_from_caller(struct fusd_file_info *file, void *dst,
 int fusd_copy_to_caller(struct fusd_file_info *file, unsigned long caller_addr,
 			const void *src, size_t len);
 
-/** Free a deferred fusd_file_info without answering (e.g. after close). */
+/** Free a deferred fusd_file_info without answering (e.g. after close).
+ * A caller that still waits gets no answer, except a caller that got a
+ * signal (see unblock): its call is answered -EINTR. */
 void fusd_destroy(struct fusd_file_info *file);
 
 /** Read and handle the pending requests of one device channel. */

@@ -3,7 +3,7 @@
  * Calls: a client's system call travels to the daemon as a request and
  * comes back as a reply.  This file owns the request queue of a channel,
  * the daemon's read() and write() of it, reply validation, and the
- * caller's interruptible wait.
+ * caller's wait (exactly once: see fusd_call_wait).
  */
 #include <linux/compat.h>
 #include <linux/ioctl.h>
@@ -71,7 +71,7 @@ void fusd_call_put(struct fusd_call *call)
 		put_task_struct(call->caller);
 	if (call->caller_cred)
 		put_cred(call->caller_cred);
-	fusd_call_put(call->late_intr);
+	fusd_call_put(call->intr);
 	kvfree(call->data);
 	kvfree(call);
 }
@@ -113,58 +113,151 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
 		list_del_init(&call->link);
 	else if (call->state == FUSD_CALL_SENT)
 		hash_del(&call->hnode);
+	else
+		return;		/* not on the channel: no reference to drop */
 	call->state = FUSD_CALL_DONE;
-	/* The caller still holds its own reference: this never frees. */
+	/* Someone else still holds a reference: this never frees. */
 	refcount_dec(&call->ref);
 }
 
 /*
- * Wait for the daemon's answer.  A signal ends the wait at once: the call
- * is withdrawn and -ERESTARTSYS returned (the syscall restarts under
- * SA_RESTART, else fails with EINTR).  If the daemon had already read the
- * call it is told with an INTERRUPT message.  An OPEN the daemon already
- * read is not withdrawn but left in place with its 'undo' RELEASE, sent if
- * the daemon accepts it late, so its view of open files stays exact.
+ * Queue the INTERRUPT of a call the daemon has fully received: never ahead
+ * of the call it names.  One that needs no answer (its caller left) goes
+ * out even though the call is over.
+ */
+static void fusd_intr_queue_locked(struct fusd_channel *chan,
+				   struct fusd_call *call)
+{
+	struct fusd_call *intr = call->intr;
+
+	if (!intr || intr->state != FUSD_CALL_NEW || call->delivering ||
+	    chan->dead)
+		return;
+	if (call->state != FUSD_CALL_SENT && !intr->no_reply)
+		return;
+	refcount_inc(&intr->ref);	/* the channel's */
+	fusd_queue_locked(chan, intr);
+}
+
+/* The call is over: its INTERRUPT, if still on the channel, goes too. */
+static void fusd_intr_end_locked(struct fusd_channel *chan,
+				 struct fusd_call *call)
+{
+	if (call->intr)
+		fusd_unlink_locked(chan, call->intr);
+}
+
+/*
+ * A fatal signal: the caller leaves for good.  An OPEN the daemon has read
+ * stays on the channel with its 'undo' RELEASE, sent if the daemon accepts
+ * it late, so its view of open files stays exact.  Any other call goes; an
+ * INTERRUPT still queued for it is delivered all the same (the daemon may
+ * stop working on the call), then needs no answer.
+ */
+static void fusd_abandon_locked(struct fusd_channel *chan,
+				struct fusd_call *call)
+{
+	struct fusd_call *intr = call->intr;
+
+	if (call->state == FUSD_CALL_DONE)
+		return;
+	if (call->req->hdr.opcode == FUSD_OP_OPEN &&
+	    call->state == FUSD_CALL_SENT) {
+		call->orphan = true;
+		return;
+	}
+	if (intr && (intr->state == FUSD_CALL_QUEUED ||
+		     intr->state == FUSD_CALL_NEW))
+		intr->no_reply = true;
+	else
+		fusd_intr_end_locked(chan, call);
+	fusd_unlink_locked(chan, call);
+}
+
+/* 1.0 daemons: a signal withdraws the call even after it was read. */
+static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
+				   struct fusd_call *call,
+				   struct fusd_call **intrp)
+{
+	if (call->req->hdr.opcode == FUSD_OP_OPEN) {
+		call->orphan = true;	/* see fusd_abandon_locked */
+		return -ERESTARTSYS;
+	}
+	if (*intrp) {
+		call->intr = *intrp;
+		*intrp = NULL;
+		call->intr->no_reply = true;
+		fusd_intr_queue_locked(chan, call);
+	}
+	fusd_unlink_locked(chan, call);
+	return -ERESTARTSYS;
+}
+
+/*
+ * Wait for the daemon's answer; every call happens exactly once (the rule
+ * of FUSE's request_wait_answer).  A signal while the daemon has not read
+ * the call withdraws it: -ERESTARTSYS, and the system call restarts under
+ * SA_RESTART or fails with EINTR.  Once the daemon has read it, a signal
+ * only sends an INTERRUPT, and the caller waits on for the real answer;
+ * only a fatal signal ends that wait.  Neither wait is ended by the
+ * freezer, and the second not by stop signals.  -EINTR from the daemon
+ * after an INTERRUPT lets the signal code choose between EINTR and a
+ * restart.  No lock may be held here: the waits are freezable.
  */
 s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call)
 {
+	bool wait_on = false;
 	struct fusd_call *intr;
+	s64 ret = 0;
 
-	if (!wait_for_completion_interruptible(&call->done))
+	if (!wait_for_completion_state(&call->done,
+				       TASK_INTERRUPTIBLE | TASK_FREEZABLE))
 		return call->result;
 
 	/* Made before taking the lock; dropped if not needed. */
 	intr = fusd_call_new(chan, call->req->fh, FUSD_OP_INTERRUPT, 0);
+	if (intr)
+		intr->req->u.interrupt.id = call->req->hdr.id;
 
 	spin_lock(&chan->lock);
 	if (call->state == FUSD_CALL_DONE) {
 		/* The answer raced with the signal: use it. */
-		spin_unlock(&chan->lock);
-		fusd_call_put(intr);
-		return call->result;
-	}
-	if (call->req->hdr.opcode == FUSD_OP_OPEN &&
-	    call->state == FUSD_CALL_SENT) {
-		call->orphan = true;
-	} else {
-		if (call->state == FUSD_CALL_SENT && intr && !chan->dead) {
-			intr->req->u.interrupt.id = call->req->hdr.id;
-			intr->no_reply = true;
-			/* Never ahead of the call it names: if the daemon is
-			 * still receiving the call, it follows the call.
-			 */
-			if (call->delivering)
-				call->late_intr = intr;
-			else
-				fusd_queue_locked(chan, intr);
-			intr = NULL;
-		}
+		ret = call->result;
+	} else if (call->state == FUSD_CALL_QUEUED) {
+		/* Never read: nothing happened, restarting is safe. */
 		fusd_unlink_locked(chan, call);
+		ret = -ERESTARTSYS;
+	} else if (chan->proto_minor < 1) {
+		ret = fusd_call_withdraw_v1_0(chan, call, &intr);
+	} else {
+		if (!call->intr) {
+			call->intr = intr;
+			intr = NULL;
+			fusd_intr_queue_locked(chan, call);
+		}
+		wait_on = true;
 	}
 	spin_unlock(&chan->lock);
-	wake_up_interruptible(&chan->readers);
 	fusd_call_put(intr);
-	return -ERESTARTSYS;
+	wake_up_interruptible(&chan->readers);
+	if (!wait_on)
+		return ret;
+
+	if (!wait_for_completion_state(&call->done,
+				       TASK_KILLABLE | TASK_FREEZABLE)) {
+		ret = call->result;
+		if (ret == -EINTR && signal_pending(current))
+			return -ERESTARTSYS;
+		return ret;
+	}
+
+	/* Killed: a late answer is dropped. */
+	spin_lock(&chan->lock);
+	fusd_abandon_locked(chan, call);
+	ret = call->state == FUSD_CALL_DONE && completion_done(&call->done) ?
+	      call->result : -EINTR;
+	spin_unlock(&chan->lock);
+	return ret;
 }
 
 bool fusd_channel_has_calls(struct fusd_channel *chan)
@@ -185,27 +278,21 @@ bool fusd_channel_has_calls(struct fusd_channel *chan)
 static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 			   bool ok)
 {
-	struct fusd_call *intr;
-
 	spin_lock(&chan->lock);
 	call->delivering = false;
-	intr = call->late_intr;
-	call->late_intr = NULL;
-	if (ok && intr) {
-		fusd_queue_locked(chan, intr);	/* the channel's now */
-		intr = NULL;
-	} else if (!ok && call->no_reply && !chan->dead) {
+	if (ok) {
+		fusd_intr_queue_locked(chan, call);
+	} else if (call->no_reply && !chan->dead) {
 		/* The channel's reference came with it; give it back. */
 		refcount_inc(&call->ref);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
-	} else if (!ok && call->state == FUSD_CALL_SENT) {
+	} else if (call->state == FUSD_CALL_SENT) {
 		hash_del(&call->hnode);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
 	}
 	spin_unlock(&chan->lock);
-	fusd_call_put(intr);	/* never seen by the daemon: not needed */
 	if (ok)
 		wake_up_interruptible(&chan->readers);
 }
@@ -262,16 +349,29 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 	return done ? done : -EINVAL;
 }
 
+#define FUSD_POLL_BITS (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | \
+			EPOLLRDHUP | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
+			EPOLLWRBAND | EPOLLMSG)
+
 /* Does this reply fit the request it answers?  Never trust the daemon. */
-static bool fusd_reply_ok(const struct fusd_call *call,
+static bool fusd_reply_ok(struct fusd_channel *chan,
+			  const struct fusd_call *call,
 			  const struct fusd_reply *rep, size_t len)
 {
 	const struct fusd_request *req = call->req;
 	s64 res = rep->result;
 
-	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL || rep->reserved0 ||
+	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL ||
 	    rep->reserved[0] || rep->reserved[1])
 		return false;
+	if (rep->flags & FUSD_REPLY_POLL) {
+		if (!(chan->features & FUSD_FEATURE_REPLY_POLL) ||
+		    rep->poll_mask & ~(__force u32)FUSD_POLL_BITS ||
+		    req->hdr.opcode == FUSD_OP_INTERRUPT)
+			return false;
+	} else if (rep->poll_mask) {
+		return false;
+	}
 	if (res < -FUSD_ERRNO_MAX || (res < 0 && len))
 		return false;
 	if (rep->flags & FUSD_REPLY_SET_OFFSET) {
@@ -285,6 +385,7 @@ static bool fusd_reply_ok(const struct fusd_call *call,
 	case FUSD_OP_RELEASE:
 	case FUSD_OP_FLUSH:
 	case FUSD_OP_FSYNC:
+	case FUSD_OP_INTERRUPT:
 		return res <= 0 && !len;
 	case FUSD_OP_READ:
 		return res < 0 || (res == len && len <= req->u.rw.size);
@@ -313,35 +414,92 @@ static struct fusd_call *fusd_find_sent_locked(struct fusd_channel *chan,
 	return NULL;
 }
 
+/* Set the poll mask of open file 'fh' and wake its pollers. */
+void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
+			       __poll_t mask)
+{
+	struct fusd_file *ff;
+
+	lockdep_assert_held(&chan->lock);
+	hash_for_each_possible(chan->files, ff, fh_node, fh) {
+		if (ff->fh != fh)
+			continue;
+		WRITE_ONCE(ff->poll_mask, mask);
+		if (mask)
+			wake_up_interruptible_poll(&ff->poll_wq, mask);
+		break;
+	}
+}
+
+/*
+ * A reply to an INTERRUPT: -EAGAIN (the daemon has not seen the call yet)
+ * queues it again for as long as the call it names waits; anything else
+ * ends it.
+ */
+static void fusd_intr_answered_locked(struct fusd_channel *chan,
+				      struct fusd_call *intr, bool again)
+{
+	struct fusd_call *call;
+
+	call = fusd_find_sent_locked(chan, intr->req->u.interrupt.id);
+	if (again && call && call->intr == intr) {
+		hash_del(&intr->hnode);
+		intr->state = FUSD_CALL_QUEUED;
+		list_add_tail(&intr->link, &chan->queue);
+		return;
+	}
+	fusd_unlink_locked(chan, intr);
+}
+
+/*
+ * Read a message header of hdr->hdr_size bytes at 'ubuf' into 'msg' of
+ * 'ksize' bytes: any size from the one of protocol 1.0 ('min') up; bytes
+ * beyond what this kernel knows must be zero.  0, -EINVAL or -EFAULT.
+ */
+static int fusd_take_header(void *msg, size_t ksize, size_t min,
+			    const struct fusd_msg_header *hdr,
+			    const char __user *ubuf, size_t avail)
+{
+	int err;
+
+	if (hdr->hdr_size < min || hdr->size < hdr->hdr_size ||
+	    hdr->size > avail)
+		return -EINVAL;
+	err = copy_struct_from_user(msg, ksize, ubuf, hdr->hdr_size);
+	if (err)
+		return err == -EFAULT ? -EFAULT : -EINVAL;
+	/* What was checked above, not what user space may have changed. */
+	memcpy(msg, hdr, sizeof(*hdr));
+	return 0;
+}
+
 /*
  * Apply one reply at 'ubuf'.  Returns the bytes it used, or -errno.
  * 'avail' is what is left of the daemon's write().
  */
 static ssize_t fusd_write_reply(struct fusd_channel *chan,
+				const struct fusd_msg_header *hdr,
 				const char __user *ubuf, size_t avail)
 {
 	struct fusd_call *call;
 	struct fusd_reply rep;
 	void *data = NULL;
 	size_t len = 0;
+	int err;
 	bool bad;
 
-	if (avail < sizeof(rep))
-		return -EINVAL;
-	if (copy_from_user(&rep, ubuf, sizeof(rep)))
-		return -EFAULT;
-
-	bad = rep.hdr.hdr_size != sizeof(rep) ||
-	      rep.hdr.opcode != FUSD_OP_REPLY ||
-	      rep.hdr.size < sizeof(rep) || rep.hdr.size > avail ||
-	      rep.hdr.size - sizeof(rep) > FUSD_IO_MAX;
+	err = fusd_take_header(&rep, sizeof(rep), FUSD_REPLY_SIZE_V1_0, hdr,
+			       ubuf, avail);
+	if (err == -EFAULT)
+		return err;
+	bad = err || hdr->size - hdr->hdr_size > FUSD_IO_MAX;
 	if (!bad) {
-		len = rep.hdr.size - sizeof(rep);
+		len = hdr->size - hdr->hdr_size;
 		if (len) {
 			data = kvmalloc(len, GFP_KERNEL_ACCOUNT);
 			if (!data)
 				return -ENOMEM;
-			if (copy_from_user(data, ubuf + sizeof(rep), len)) {
+			if (copy_from_user(data, ubuf + hdr->hdr_size, len)) {
 				kvfree(data);
 				return -EFAULT;
 			}
@@ -349,18 +507,27 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 	}
 
 	spin_lock(&chan->lock);
-	call = fusd_find_sent_locked(chan, rep.hdr.id);
+	call = fusd_find_sent_locked(chan, hdr->id);
 	if (!call) {
 		/* An id we issued whose caller is gone: drop it quietly. */
-		bool late = !bad && rep.hdr.id && rep.hdr.id <= chan->next_id;
+		bool late = !bad && hdr->id && hdr->id <= chan->next_id;
 
 		spin_unlock(&chan->lock);
 		kvfree(data);
-		return late ? (ssize_t)rep.hdr.size : -EINVAL;
+		return late ? (ssize_t)hdr->size : -EINVAL;
+	}
+	bad = bad || !fusd_reply_ok(chan, call, &rep, len);
+
+	if (call->req->hdr.opcode == FUSD_OP_INTERRUPT) {
+		fusd_intr_answered_locked(chan, call,
+					  !bad && rep.result == -EAGAIN);
+		spin_unlock(&chan->lock);
+		wake_up_interruptible(&chan->readers);
+		kvfree(data);
+		return bad ? -EINVAL : (ssize_t)hdr->size;
 	}
 
-	if (bad || !fusd_reply_ok(call, &rep, len)) {
-		bad = true;
+	if (bad) {
 		call->result = -EIO;
 	} else {
 		call->result = rep.result;
@@ -369,6 +536,10 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 		call->data = data;
 		call->data_len = len;
 		data = NULL;
+		/* Before the caller wakes: a poll right after sees it. */
+		if (rep.flags & FUSD_REPLY_POLL)
+			fusd_file_set_poll_locked(chan, call->req->fh,
+						  (__force __poll_t)rep.poll_mask);
 	}
 	/* A late yes to an OPEN nobody waits for: close it again. */
 	if (call->orphan && call->undo) {
@@ -377,6 +548,7 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 			call->undo = NULL;
 		}
 	}
+	fusd_intr_end_locked(chan, call);
 	hash_del(&call->hnode);
 	call->state = FUSD_CALL_DONE;
 	complete(&call->done);
@@ -385,46 +557,35 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 	wake_up_interruptible(&chan->readers);
 	fusd_call_put(call);	/* the channel's reference */
 	kvfree(data);
-	return bad ? -EINVAL : (ssize_t)rep.hdr.size;
+	return bad ? -EINVAL : (ssize_t)hdr->size;
 }
-
-#define FUSD_POLL_BITS (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | \
-			EPOLLRDHUP | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM | \
-			EPOLLWRBAND | EPOLLMSG)
 
 /* A poll notification: set the file's mask and wake its pollers. */
 static ssize_t fusd_write_notify(struct fusd_channel *chan,
+				 const struct fusd_msg_header *hdr,
 				 const char __user *ubuf, size_t avail)
 {
 	struct fusd_notify_poll msg;
-	struct fusd_file *ff;
-	__poll_t mask;
+	int err;
 
-	if (avail < sizeof(msg))
+	err = fusd_take_header(&msg, sizeof(msg), FUSD_NOTIFY_POLL_SIZE_V1_0,
+			       hdr, ubuf, avail);
+	if (err)
+		return err;
+	if (hdr->size != hdr->hdr_size || hdr->id || msg.reserved0 ||
+	    msg.reserved[0] || msg.reserved[1] ||
+	    msg.mask & ~(__force u32)FUSD_POLL_BITS)
 		return -EINVAL;
-	if (copy_from_user(&msg, ubuf, sizeof(msg)))
-		return -EFAULT;
-	if (msg.hdr.size != sizeof(msg) || msg.hdr.hdr_size != sizeof(msg) ||
-	    msg.hdr.id || msg.reserved0 || msg.reserved[0] ||
-	    msg.reserved[1] || msg.mask & ~(__force u32)FUSD_POLL_BITS)
-		return -EINVAL;
-	mask = (__force __poll_t)msg.mask;
 
 	spin_lock(&chan->lock);
 	if (!msg.fh || msg.fh > chan->next_fh) {
 		spin_unlock(&chan->lock);
 		return -EINVAL;
 	}
-	hash_for_each_possible(chan->files, ff, fh_node, msg.fh) {
-		if (ff->fh != msg.fh)
-			continue;
-		WRITE_ONCE(ff->poll_mask, mask);
-		if (mask)
-			wake_up_interruptible_poll(&ff->poll_wq, mask);
-		break;
-	}
+	/* An fh already closed: dropped quietly. */
+	fusd_file_set_poll_locked(chan, msg.fh, (__force __poll_t)msg.mask);
 	spin_unlock(&chan->lock);
-	return sizeof(msg);	/* an fh already closed: dropped quietly */
+	return hdr->size;
 }
 
 static ssize_t fusd_write_one(struct fusd_channel *chan,
@@ -437,8 +598,10 @@ static ssize_t fusd_write_one(struct fusd_channel *chan,
 	if (copy_from_user(&hdr, ubuf, sizeof(hdr)))
 		return -EFAULT;
 	if (hdr.opcode == FUSD_OP_NOTIFY_POLL)
-		return fusd_write_notify(chan, ubuf, avail);
-	return fusd_write_reply(chan, ubuf, avail);
+		return fusd_write_notify(chan, &hdr, ubuf, avail);
+	if (hdr.opcode != FUSD_OP_REPLY)
+		hdr.hdr_size = 0;	/* refused, its caller gets -EIO */
+	return fusd_write_reply(chan, &hdr, ubuf, avail);
 }
 
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
@@ -467,7 +630,6 @@ void fusd_call_lend_memory(struct fusd_call *call)
 		return;
 	call->caller = get_task_struct(current);
 	call->caller_cred = get_current_cred();
-	call->caller_dumpable = get_dumpable(current->mm) == SUID_DUMP_USER;
 }
 
 /* Wait until no FUSD_IOC_COPY_* is running on this (finished) call. */
@@ -478,19 +640,21 @@ void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call)
 
 /*
  * May the daemon (current) reach into the caller's memory?  The ptrace
- * rule, simplified: the same credentials and a dumpable caller, or
- * CAP_SYS_PTRACE.
+ * rule, simplified: the same credentials and a caller dumpable now, or
+ * CAP_SYS_PTRACE, asked (and audited) only when the first part fails.
+ * The caller is pinned inside its ioctl, so its mm cannot change.
  */
 static bool fusd_may_reach(const struct fusd_call *call)
 {
 	const struct cred *d = current_cred(), *c = call->caller_cred;
 
-	if (capable(CAP_SYS_PTRACE))
+	if (c->user_ns == d->user_ns &&
+	    uid_eq(c->uid, d->euid) && uid_eq(c->euid, d->euid) &&
+	    uid_eq(c->suid, d->euid) && gid_eq(c->gid, d->egid) &&
+	    gid_eq(c->egid, d->egid) && gid_eq(c->sgid, d->egid) &&
+	    get_dumpable(call->caller->mm) == SUID_DUMP_USER)
 		return true;
-	return call->caller_dumpable && c->user_ns == d->user_ns &&
-	       uid_eq(c->uid, d->euid) && uid_eq(c->euid, d->euid) &&
-	       uid_eq(c->suid, d->euid) && gid_eq(c->gid, d->egid) &&
-	       gid_eq(c->egid, d->egid) && gid_eq(c->sgid, d->egid);
+	return capable(CAP_SYS_PTRACE);
 }
 
 /*
@@ -529,16 +693,13 @@ int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 		ret = -EINVAL;
 		goto out;
 	}
-	if (!fusd_may_reach(call)) {
-		spin_unlock(&chan->lock);
-		ret = -EPERM;
-		goto out;
-	}
-	call->copying++;
+	call->copying++;	/* pins the caller in its ioctl */
 	refcount_inc(&call->ref);
 	spin_unlock(&chan->lock);
 
-	if (cp->len)
+	if (!fusd_may_reach(call))
+		ret = -EPERM;
+	else if (cp->len)
 		n = access_process_vm(call->caller, cp->caller_addr, kbuf,
 				      cp->len, to_caller ? FOLL_WRITE : 0);
 
@@ -548,6 +709,8 @@ int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 	wake_up_all(&chan->copies);
 	fusd_call_put(call);
 
+	if (ret)
+		goto out;
 	if (n != cp->len)
 		ret = -EFAULT;
 	else if (!to_caller && cp->len &&

@@ -105,25 +105,31 @@ static __poll_t fusd_control_poll(struct file *file, poll_table *wait)
 	return mask;
 }
 
-static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg)
+/*
+ * Channel ioctls take structs that may grow: the kernel dispatches on
+ * _IOC_NR and reads the caller's _IOC_SIZE bytes, from the struct's 1.0
+ * size up (copy_struct_from_user: a zero tail it does not know is fine,
+ * any other is -E2BIG).  What goes back is cut to the caller's size.
+ */
+static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
+			      size_t usize)
 {
 	struct fusd_register *args;
-	u32 size;
 	long ret;
 
-	if (get_user(size, (u32 __user *)uarg))
-		return -EFAULT;
-	if (size != sizeof(*args))
-		return -EINVAL;
-	args = memdup_user(uarg, sizeof(*args));
-	if (IS_ERR(args))
-		return PTR_ERR(args);
+	args = kzalloc(sizeof(*args), GFP_KERNEL);
+	if (!args)
+		return -ENOMEM;
+	ret = copy_struct_from_user(args, sizeof(*args), uarg, usize);
+	if (ret)
+		goto out;
 
 	ret = -EPROTO;
 	if (args->major != FUSD_PROTO_MAJOR)
 		goto out;
 	ret = -EINVAL;
-	if (args->flags & ~FUSD_REGISTER_FLAGS_ALL || args->reserved0 ||
+	if (args->size != usize || args->flags & ~FUSD_REGISTER_FLAGS_ALL ||
+	    args->reserved0 ||
 	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
 		goto out;
 
@@ -133,16 +139,64 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg)
 	} else {
 		chan->proto_minor = min_t(u16, args->minor, FUSD_PROTO_MINOR);
 		chan->reg_flags = args->flags;
+		/* Grant what is asked and known; never fail for the rest. */
+		chan->features = args->features & FUSD_FEATURES_ALL;
 		args->minor = chan->proto_minor;
 		args->io_max = FUSD_IO_MAX;
+		args->features = chan->features;
+		args->supported = FUSD_FEATURES_ALL;
 		ret = fusd_device_register(chan, args);
 	}
 	mutex_unlock(&chan->reg_lock);
-	if (!ret && copy_to_user(uarg, args, sizeof(*args)))
+	if (!ret && copy_to_user(uarg, args, min(usize, sizeof(*args))))
 		ret = -EFAULT;	/* the device stays; the daemon may close */
 out:
 	kfree(args);
 	return ret;
+}
+
+static long fusd_ioc_version(void __user *uarg, size_t usize)
+{
+	struct fusd_version ver = {
+		.major = FUSD_PROTO_MAJOR,
+		.minor = FUSD_PROTO_MINOR,
+		.features = FUSD_FEATURES_ALL,
+	};
+
+	return copy_to_user(uarg, &ver, min(usize, sizeof(ver))) ? -EFAULT : 0;
+}
+
+static long fusd_ioc_copy(struct fusd_channel *chan, void __user *uarg,
+			  size_t usize, bool to_caller)
+{
+	struct fusd_copy cp;
+	int ret;
+
+	if (!fusd_channel_registered(chan))
+		return -ENODEV;
+	ret = copy_struct_from_user(&cp, sizeof(cp), uarg, usize);
+	if (ret)
+		return ret;
+	return fusd_channel_copy(chan, &cp, to_caller);
+}
+
+static long fusd_ioc_set_batch(struct fusd_channel *chan, void __user *uarg,
+			       size_t usize)
+{
+	u32 max;
+	int ret;
+
+	ret = copy_struct_from_user(&max, sizeof(max), uarg, usize);
+	if (ret)
+		return ret;
+	WRITE_ONCE(chan->batch_max, max);
+	return 0;
+}
+
+/* Is 'cmd' a channel ioctl of direction 'dir' with at least 'min' bytes? */
+static bool fusd_ioc_fits(unsigned int cmd, unsigned int dir, size_t min)
+{
+	return _IOC_DIR(cmd) == dir && _IOC_SIZE(cmd) >= min;
 }
 
 static long fusd_control_ioctl(struct file *file, unsigned int cmd,
@@ -150,35 +204,30 @@ static long fusd_control_ioctl(struct file *file, unsigned int cmd,
 {
 	struct fusd_channel *chan = file->private_data;
 	void __user *uarg = (void __user *)arg;
-	struct fusd_version ver = {
-		.major = FUSD_PROTO_MAJOR,
-		.minor = FUSD_PROTO_MINOR,
-	};
+	size_t usize = _IOC_SIZE(cmd);
 
-	switch (cmd) {
-	case FUSD_IOC_REGISTER:
-		return fusd_ioc_register(chan, uarg);
-	case FUSD_IOC_VERSION:
-		return copy_to_user(uarg, &ver, sizeof(ver)) ? -EFAULT : 0;
-	case FUSD_IOC_COPY_FROM_CALLER:
-	case FUSD_IOC_COPY_TO_CALLER: {
-		struct fusd_copy cp;
-
-		if (!fusd_channel_registered(chan))
-			return -ENODEV;
-		if (copy_from_user(&cp, uarg, sizeof(cp)))
-			return -EFAULT;
-		return fusd_channel_copy(chan, &cp,
-					 cmd == FUSD_IOC_COPY_TO_CALLER);
-	}
-	case FUSD_IOC_SET_BATCH: {
-		u32 max;
-
-		if (get_user(max, (u32 __user *)uarg))
-			return -EFAULT;
-		WRITE_ONCE(chan->batch_max, max);
-		return 0;
-	}
+	if (_IOC_TYPE(cmd) != FUSD_IOC_MAGIC)
+		return -ENOTTY;
+	switch (_IOC_NR(cmd)) {
+	case FUSD_IOC_NR_REGISTER:
+		if (!fusd_ioc_fits(cmd, _IOC_READ | _IOC_WRITE,
+				   FUSD_REGISTER_SIZE_V1_0))
+			break;
+		return fusd_ioc_register(chan, uarg, usize);
+	case FUSD_IOC_NR_VERSION:
+		if (!fusd_ioc_fits(cmd, _IOC_READ, FUSD_VERSION_SIZE_V1_0))
+			break;
+		return fusd_ioc_version(uarg, usize);
+	case FUSD_IOC_NR_COPY_FROM_CALLER:
+	case FUSD_IOC_NR_COPY_TO_CALLER:
+		if (!fusd_ioc_fits(cmd, _IOC_WRITE, sizeof(struct fusd_copy)))
+			break;
+		return fusd_ioc_copy(chan, uarg, usize, _IOC_NR(cmd) ==
+				     FUSD_IOC_NR_COPY_TO_CALLER);
+	case FUSD_IOC_NR_SET_BATCH:
+		if (!fusd_ioc_fits(cmd, _IOC_WRITE, sizeof(u32)))
+			break;
+		return fusd_ioc_set_batch(chan, uarg, usize);
 	}
 	return -ENOTTY;
 }

@@ -55,6 +55,7 @@ struct fusd_channel {
 	struct fusd_device *dev;	/* registered device, or NULL */
 	u16 proto_minor;		/* negotiated protocol minor */
 	u32 reg_flags;			/* FUSD_REGISTER_* */
+	u64 features;			/* FUSD_FEATURE_* granted */
 	u32 batch_max;			/* requests per read(), 0: no limit */
 
 	const struct cred *cred;	/* daemon's credentials at open */
@@ -103,10 +104,12 @@ struct fusd_call {
 	/* IOCTL: for FUSD_IOC_COPY_*, only while the caller is inside. */
 	struct task_struct *caller;
 	const struct cred *caller_cred;
-	bool caller_dumpable;
 	unsigned int copying;		/* copies in progress (chan->lock) */
-	/* INTERRUPT to send once the daemon has fully received this call. */
-	struct fusd_call *late_intr;
+	/* The INTERRUPT naming this call once its caller got a signal (a
+	 * reference of its own).  It is queued only once the daemon has
+	 * fully received the call, and ends with the call.
+	 */
+	struct fusd_call *intr;
 	bool delivering;		/* being copied to the daemon */
 
 	/* What the daemon reads: request header then payload. */
@@ -152,6 +155,8 @@ int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 void fusd_call_lend_memory(struct fusd_call *call);
 void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
+void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
+			       __poll_t mask);
 
 /* stats.c: sysfs attributes and /dev/fusd/status */
 struct fusd_stats {

@@ -14,6 +14,8 @@ static int __init fusd_init(void)
 	BUILD_BUG_ON(sizeof(struct fusd_request) != FUSD_REQUEST_SIZE_V1_0);
 	BUILD_BUG_ON(sizeof(struct fusd_reply) != FUSD_REPLY_SIZE_V1_0);
 	BUILD_BUG_ON(sizeof(struct fusd_register) != FUSD_REGISTER_SIZE_V1_0);
+	BUILD_BUG_ON(sizeof(struct fusd_notify_poll) != FUSD_NOTIFY_POLL_SIZE_V1_0);
+	BUILD_BUG_ON(sizeof(struct fusd_version) <= FUSD_VERSION_SIZE_V1_0);
 
 	ret = fusd_registry_init();
 	if (ret)

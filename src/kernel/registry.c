@@ -60,44 +60,40 @@ static char *fusd_class_devnode(FUSD_DEVNODE_CONST struct device *dev,
 	return kstrdup(fdev->name, GFP_KERNEL);
 }
 
-static bool fusd_name_char_ok(char c, bool slash_ok)
+static bool fusd_name_char_ok(char c)
 {
 	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '+' ||
-	       c == ':' || c == '@' || (slash_ok && c == '/');
+	       c == ':' || c == '@';
 }
 
 /*
- * A node path: components of [A-Za-z0-9-_.+:@] separated by single
- * slashes, none empty, "." or "..", not under the reserved "fusd/".
- * A devname (sysfs name) is a single component.
+ * Components of [A-Za-z0-9-_.+:@] separated by single @sep characters,
+ * none empty, "." or "..", the first not the reserved "fusd".  A node
+ * path separates them with '/'; a devname (sysfs name) with '!', which
+ * is how a kobject name spells '/' (classic FUSD's "pager!input").
  */
-static int fusd_check_name(const char *name, bool slash_ok)
+static int fusd_check_name(const char *name, char sep)
 {
 	const char *comp = name;
 	const char *p;
 
-	if (!*name)
-		return -EINVAL;
 	for (p = name; ; p++) {
-		if (*p == '/' && !slash_ok)
-			return -EINVAL;
-		if (*p == '/' || *p == '\0') {
+		if (*p == sep || *p == '\0') {
 			size_t len = p - comp;
 
 			if (len == 0 || (len == 1 && comp[0] == '.') ||
 			    (len == 2 && comp[0] == '.' && comp[1] == '.'))
 				return -EINVAL;
+			if (comp == name && len == 4 && !strncmp(name, "fusd", 4))
+				return -EINVAL;
 			if (*p == '\0')
-				break;
+				return 0;
 			comp = p + 1;
 			continue;
 		}
-		if (!fusd_name_char_ok(*p, slash_ok))
+		if (!fusd_name_char_ok(*p))
 			return -EINVAL;
 	}
-	if (slash_ok && (!strcmp(name, "fusd") || !strncmp(name, "fusd/", 5)))
-		return -EINVAL;
-	return 0;
 }
 
 /* Copy a fixed-size, NUL-terminated string field out of the ioctl struct. */
@@ -147,7 +143,7 @@ int fusd_device_register(struct fusd_channel *chan, struct fusd_register *args)
 	name = fdev->name;
 	if (!strncmp(name, "/dev/", 5))
 		memmove(fdev->name, name + 5, strlen(name + 5) + 1);
-	ret = fusd_check_name(fdev->name, true);
+	ret = fusd_check_name(fdev->name, '/');
 	if (ret)
 		goto err_free;
 
@@ -161,7 +157,7 @@ int fusd_device_register(struct fusd_channel *chan, struct fusd_register *args)
 			if (*p == '/')
 				*p = '!';
 	} else {
-		ret = fusd_check_name(devname, false);
+		ret = fusd_check_name(devname, '!');
 		if (ret)
 			goto err_free;
 	}

@@ -21,10 +21,11 @@ void fusd_channel_stats(struct fusd_channel *chan, struct fusd_stats *st)
 
 	memset(st, 0, sizeof(*st));
 	spin_lock(&chan->lock);
+	/* Calls only: an INTERRUPT is a message about one of them. */
 	list_for_each_entry(call, &chan->queue, link)
-		st->pending++;
+		st->pending += call->req->hdr.opcode != FUSD_OP_INTERRUPT;
 	hash_for_each(chan->sent, bkt, call, hnode)
-		st->pending++;
+		st->pending += call->req->hdr.opcode != FUSD_OP_INTERRUPT;
 	hash_for_each(chan->files, bkt, ff, fh_node)
 		st->open_files += ff->opened;
 	st->total = chan->next_id;

@@ -40,6 +40,18 @@ void fusd_open_put(struct fusd_open *o)
 		free(o);
 }
 
+/* Forget the INTERRUPTs not matched yet; called with the table lock. */
+void fusd_intr_free_locked(struct fusd_dev *dev)
+{
+	struct fusd_intr *e, *next;
+
+	for (e = dev->interrupts; e; e = next) {
+		next = e->next;
+		free(e);
+	}
+	dev->interrupts = NULL;
+}
+
 /* Drop one reference to a device; called with the table lock. */
 void fusd_dev_put_locked(struct fusd_dev *dev)
 {
@@ -48,6 +60,7 @@ void fusd_dev_put_locked(struct fusd_dev *dev)
 
 	if (--dev->refs)
 		return;
+	fusd_intr_free_locked(dev);
 	if (dev->fd >= 0 && dev->dead)
 		close(dev->fd);		/* the /dev/null placeholder */
 	for (i = 0; i < FUSD_OPEN_BUCKETS; i++) {
@@ -82,9 +95,14 @@ struct fusd_dev *fusd_dev_get(int fd)
 	return dev;
 }
 
-/* Serve requests arriving on 'fd' with 'fops' (no kernel call made). */
+/*
+ * Serve requests arriving on 'fd' with a copy of the 'fops_size' bytes
+ * at 'fops' (the rest of the table zero), with the kernel features
+ * 'features' granted (no kernel call made).
+ */
 struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
-				 struct fusd_file_operations *fops)
+				 const struct fusd_file_operations *fops,
+				 size_t fops_size, uint64_t features)
 {
 	struct fusd_dev *dev;
 
@@ -97,7 +115,9 @@ struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
 		return NULL;
 	dev->fd = fd;
 	dev->refs = 1;
-	dev->fops = fops;
+	memcpy(&dev->fops, fops,
+	       fops_size < sizeof(dev->fops) ? fops_size : sizeof(dev->fops));
+	dev->features = features;
 	dev->device_info = device_info;
 
 	fusd_lock();
@@ -143,14 +163,56 @@ static int fusd_set_field(char *dst, const char *src)
 	return 0;
 }
 
-FUSD_API int fusd_register(const char *name, const char *clazz,
-			   const char *devname, mode_t mode, void *device_info,
-			   struct fusd_file_operations *fops)
+/*
+ * FUSD_IOC_REGISTER asking for the features this library uses.  A 1.0
+ * kernel knows no features (the field was reserved there and must be 0):
+ * on EINVAL ask once more without them.  On success reg->features holds
+ * what was granted.
+ */
+static int fusd_register_ioctl(int fd, struct fusd_register *reg)
+{
+	reg->features = FUSD_FEATURE_REPLY_POLL;
+	if (ioctl(fd, FUSD_IOC_REGISTER, reg) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	reg->features = 0;
+	reg->supported = 0;
+	if (ioctl(fd, FUSD_IOC_REGISTER, reg) < 0)
+		return -1;
+	reg->features = 0;	/* nothing was granted */
+	return 0;
+}
+
+/*
+ * Register with a table of 'fops_size' bytes: a FUSD_1.0 caller's table,
+ * or the full-size copy fusd_register_size() makes (only members of the
+ * 1.0 table are read here).
+ */
+static int fusd_register_fops(const char *name, const char *clazz,
+			      const char *devname, mode_t mode,
+			      void *device_info,
+			      const struct fusd_file_operations *fops,
+			      size_t fops_size)
 {
 	struct fusd_register reg;
 	int fd, saved;
 
 	if (!name || !fops) {
+		fprintf(stderr, "fusd_register: invalid name or fops argument\n");
+		errno = EINVAL;
+		return -1;
+	}
+	/* Classic (devfs-era) drivers may say S_IFCHR | 0666: the node is
+	 * a character device anyway.  Any other type, and setuid, setgid
+	 * or sticky, is refused (the kernel would refuse it too).
+	 */
+	if ((mode & S_IFMT) == S_IFCHR)
+		mode &= ~(mode_t)S_IFMT;
+	if (mode & ~(mode_t)0777) {
+		fprintf(stderr,
+			"fusd_register: %s: mode 0%o refused: only permission bits 0777 (optionally with S_IFCHR), never setuid/setgid/sticky\n",
+			name, (unsigned int)mode);
 		errno = EINVAL;
 		return -1;
 	}
@@ -165,15 +227,27 @@ FUSD_API int fusd_register(const char *name, const char *clazz,
 		reg.flags |= FUSD_REGISTER_POLL;
 	if (fusd_set_field(reg.name, name) ||
 	    fusd_set_field(reg.devname, devname) ||
-	    fusd_set_field(reg.clazz, clazz))
+	    fusd_set_field(reg.clazz, clazz)) {
+		fprintf(stderr,
+			"fusd_register: %s: name, devname or class longer than %d characters\n",
+			name, FUSD_NAME_MAX - 1);
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 
 	fd = open(FUSD_CONTROL_PATH, O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	if (ioctl(fd, FUSD_IOC_REGISTER, &reg) < 0)
+	if (fusd_register_ioctl(fd, &reg) < 0) {
+		saved = errno;
+		if (saved == EINVAL)	/* mode and flags are fine: a name */
+			fprintf(stderr,
+				"fusd_register: name '%s' or devname '%s' refused: use components of A-Za-z0-9-_.+:@ separated by '/' in a name and by '!' in a devname, none empty, '.' or '..', not under \"fusd\"\n",
+				name, reg.devname);
+		errno = saved;
 		goto err;
-	if (!fusd_dev_attach(fd, device_info, fops))
+	}
+	if (!fusd_dev_attach(fd, device_info, fops, fops_size, reg.features))
 		goto err;
 	return fd;
 err:
@@ -181,6 +255,54 @@ err:
 	close(fd);
 	errno = saved;
 	return -1;
+}
+
+/* FUSD_1.0: binaries built before the table carried its size. */
+FUSD_API int (fusd_register)(const char *name, const char *clazz,
+			     const char *devname, mode_t mode,
+			     void *device_info,
+			     struct fusd_file_operations *fops)
+{
+	return fusd_register_fops(name, clazz, devname, mode, device_info, fops,
+				  FUSD_FOPS_SIZE_V1_0);
+}
+
+/* FUSD_1.1: what fusd_register() of <fusd.h> calls. */
+FUSD_API int fusd_register_size(const char *name, const char *clazz,
+				const char *devname, mode_t mode,
+				void *device_info,
+				const struct fusd_file_operations *fops,
+				size_t fops_size)
+{
+	struct fusd_file_operations table;
+	size_t i;
+
+	if (!fops)	/* refused (and reported) as for fusd_register() */
+		return fusd_register_fops(name, clazz, devname, mode,
+					  device_info, NULL, 0);
+	/* Only whole callback pointers make sense. */
+	if (fops_size % sizeof(fops->open)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* A newer header's table: fine as long as the callbacks this
+	 * library does not know are unset (the copy_struct_from_user rule).
+	 */
+	for (i = sizeof(table); i < fops_size; i++) {
+		if (((const unsigned char *)fops)[i]) {
+			fprintf(stderr, "fusd_register: %s: callbacks set that "
+				"this libfusd does not know (table of %zu "
+				"bytes, %zu known)\n", name ? name : "(null)",
+				fops_size, sizeof(table));
+			errno = E2BIG;
+			return -1;
+		}
+	}
+	memset(&table, 0, sizeof(table));
+	memcpy(&table, fops,
+	       fops_size < sizeof(table) ? fops_size : sizeof(table));
+	return fusd_register_fops(name, clazz, devname, mode, device_info,
+				  &table, sizeof(table));
 }
 
 FUSD_API int fusd_unregister(int fd)
@@ -209,6 +331,7 @@ FUSD_API int fusd_unregister(int fd)
 		if (null >= 0)
 			close(null);
 		dev->dead = 1;
+		fusd_intr_free_locked(dev);
 		fusd_dev_put_locked(dev);
 	}
 	fusd_unlock();

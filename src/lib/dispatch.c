@@ -16,6 +16,13 @@
 
 #include "libfusd_i.h"
 
+/*
+ * The request whose callback runs on this thread (not the poll_diff
+ * pseudo-calls): a poll mask the driver sets for the same open file while
+ * it runs travels in that request's reply (FUSD_FEATURE_REPLY_POLL).
+ */
+static __thread struct fusd_call_ctx *fusd_running;
+
 static struct fusd_open **fusd_open_slot(struct fusd_dev *dev, uint64_t fh)
 {
 	struct fusd_open **p = &dev->opens[fh % FUSD_OPEN_BUCKETS];
@@ -88,6 +95,7 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 	ctx->refs = 2;		/* the driver's and the dispatcher's */
 	ctx->req = *req;
 	ctx->cap = cap;
+	ctx->ioctl_len = cap;	/* classic: the whole _IOC_SIZE buffer */
 	ctx->offset = req->u.rw.offset;
 	ctx->info.device_info = dev->device_info;
 	ctx->info.flags = req->f_flags;
@@ -130,6 +138,50 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 	return ctx;
 }
 
+static int fusd_send_notify(int fd, uint64_t fh, unsigned int mask)
+{
+	struct fusd_notify_poll msg;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.hdr.size = sizeof(msg);
+	msg.hdr.hdr_size = sizeof(msg);
+	msg.hdr.opcode = FUSD_OP_NOTIFY_POLL;
+	msg.fh = fh;
+	msg.mask = mask;
+	return write(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? 0 : -1;
+}
+
+/*
+ * A poll mask for the open file of 'ctx': carried by the reply of the
+ * request whose callback runs on this thread if it is for the same file,
+ * not answered yet, and the kernel granted FUSD_FEATURE_REPLY_POLL (last
+ * one wins); otherwise sent now.  'fd' is the channel, -1 if none.
+ */
+static int fusd_set_poll(struct fusd_call_ctx *ctx, int fd, unsigned int mask)
+{
+	struct fusd_call_ctx *cur = fusd_running;
+
+	if (cur && cur->dev == ctx->dev && cur->req.fh == ctx->req.fh &&
+	    (ctx->dev->features & FUSD_FEATURE_REPLY_POLL)) {
+		int stored = 0;
+
+		fusd_lock();
+		if (!cur->answered) {
+			cur->poll_mask = mask;
+			cur->has_poll_mask = 1;
+			stored = 1;
+		}
+		fusd_unlock();
+		if (stored)
+			return 0;
+	}
+	if (fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	return fusd_send_notify(fd, ctx->req.fh, mask);
+}
+
 /* Send a reply straight from a request (no driver involved). */
 static void fusd_reply_now(struct fusd_dev *dev, const struct fusd_request *req,
 			   long long result)
@@ -144,7 +196,7 @@ static void fusd_reply_now(struct fusd_dev *dev, const struct fusd_request *req,
 static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 				  const char *payload)
 {
-	struct fusd_file_operations *fops = ctx->dev->fops;
+	struct fusd_file_operations *fops = &ctx->dev->fops;
 	struct fusd_file_info *info = &ctx->info;
 
 	switch (ctx->req.hdr.opcode) {
@@ -190,8 +242,8 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 {
 	struct fusd_dev *dev = ctx->dev;
-
-	int unblock_now;
+	int unblock_now, notify = 0, fd = -1;
+	unsigned int mask = 0;
 
 	fusd_lock();
 	ctx->in_callback = 0;
@@ -199,12 +251,24 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 	 * once the driver holds the call.
 	 */
 	unblock_now = ret == -FUSD_NOREPLY && ctx->interrupted &&
-		      !ctx->answered && dev->fops->unblock;
+		      !ctx->answered && dev->fops.unblock;
+	/* A deferred call never holds a poll mask back: send it now (also
+	 * when the callback dropped its call with fusd_destroy).
+	 */
+	if (ctx->has_poll_mask && (ret == -FUSD_NOREPLY || ctx->answered)) {
+		ctx->has_poll_mask = 0;
+		mask = ctx->poll_mask;
+		notify = !dev->dead;
+		fd = dev->fd;
+	}
 	fusd_unlock();
+	if (notify && fusd_send_notify(fd, ctx->req.fh, mask) &&
+	    errno != EPIPE)
+		perror("fusd: poll notification");
 	if (ret != -FUSD_NOREPLY)
 		fusd_return(&ctx->info, (ssize_t)ret);
 	else if (unblock_now)
-		dev->fops->unblock(&ctx->info);
+		dev->fops.unblock(&ctx->info);
 	fusd_ctx_put(ctx);	/* the dispatcher's reference */
 }
 
@@ -214,13 +278,64 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 static void fusd_ctx_track(struct fusd_call_ctx *ctx)
 {
 	struct fusd_dev *dev = ctx->dev;
+	struct fusd_intr **p, *e;
 
 	fusd_lock();
 	ctx->in_callback = 1;
 	ctx->next_deferred = dev->deferred;
 	dev->deferred = ctx;
 	ctx->is_deferred = 1;
+	/* An INTERRUPT that overtook the call (another thread read it
+	 * first): delivered like one that comes while the callback runs.
+	 */
+	for (p = &dev->interrupts; (e = *p);) {
+		if (e->target == ctx->req.hdr.id) {
+			*p = e->next;
+			free(e);
+			ctx->interrupted = 1;
+		} else {
+			p = &e->next;
+		}
+	}
 	fusd_unlock();
+}
+
+/*
+ * A request with a higher id than a kept INTERRUPT is handled: the call
+ * that INTERRUPT names was read before it.  If that call was not tracked
+ * since, it is over, or still in another thread's hands: answer the
+ * INTERRUPT -EAGAIN so that the kernel sends it again for as long as the
+ * call waits (and drops the answer otherwise).
+ */
+static void fusd_intr_sweep(struct fusd_dev *dev, uint64_t id)
+{
+	struct fusd_intr **p, *e, *stale = NULL;
+
+	fusd_lock();
+	if (!dev->interrupts) {
+		fusd_unlock();
+		return;
+	}
+	for (p = &dev->interrupts; (e = *p);) {
+		if (e->id < id) {
+			*p = e->next;
+			e->next = stale;
+			stale = e;
+		} else {
+			p = &e->next;
+		}
+	}
+	fusd_unlock();
+	while ((e = stale)) {
+		struct fusd_request req;
+
+		stale = e->next;
+		memset(&req, 0, sizeof(req));
+		req.hdr.opcode = FUSD_OP_INTERRUPT;
+		req.hdr.id = e->id;
+		fusd_reply_now(dev, &req, -EAGAIN);
+		free(e);
+	}
 }
 
 static unsigned int fusd_classic_to_poll(unsigned int state)
@@ -234,19 +349,6 @@ static unsigned int fusd_classic_to_poll(unsigned int state)
 	if (state & FUSD_NOTIFY_EXCEPT)
 		mask |= POLLPRI;
 	return mask;
-}
-
-static int fusd_send_notify(int fd, uint64_t fh, unsigned int mask)
-{
-	struct fusd_notify_poll msg;
-
-	memset(&msg, 0, sizeof(msg));
-	msg.hdr.size = sizeof(msg);
-	msg.hdr.hdr_size = sizeof(msg);
-	msg.hdr.opcode = FUSD_OP_NOTIFY_POLL;
-	msg.fh = fh;
-	msg.mask = mask;
-	return write(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) ? 0 : -1;
 }
 
 /*
@@ -276,13 +378,20 @@ static void fusd_poll_cycle(struct fusd_dev *dev,
 		return;
 	}
 	fusd_unlock();
-	fusd_finish(ctx, dev->fops->poll_diff(&ctx->info, cached));
+	fusd_finish(ctx, dev->fops.poll_diff(&ctx->info, cached));
 }
 
-/* The caller of a deferred request was interrupted: run unblock(). */
+/*
+ * The caller of a request got a signal: run unblock() if the driver holds
+ * the call (deferred), later if its callback still runs, and keep the
+ * INTERRUPT if the call is not tracked yet.  The call stays unanswered:
+ * its caller waits for the driver's answer.
+ */
 static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 {
 	struct fusd_call_ctx *ctx;
+	struct fusd_intr *e = NULL;
+	int again = 0;
 
 	fusd_lock();
 	for (ctx = dev->deferred; ctx; ctx = ctx->next_deferred)
@@ -294,25 +403,44 @@ static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 			ctx = NULL;	/* fusd_finish delivers it */
 		else
 			ctx->refs++;
+	} else {
+		/* Not tracked yet: keep it until the call is, or until a
+		 * later request shows it is stale (fusd_intr_sweep).
+		 */
+		e = malloc(sizeof(*e));
+		if (e) {
+			e->id = req->hdr.id;
+			e->target = req->u.interrupt.id;
+			e->next = dev->interrupts;
+			dev->interrupts = e;
+		} else {
+			again = 1;	/* the kernel sends it again */
+		}
 	}
 	fusd_unlock();
+	if (again)
+		fusd_reply_now(dev, req, -EAGAIN);
 	if (!ctx)
 		return;
-	if (dev->fops->unblock)
-		dev->fops->unblock(&ctx->info);
+	if (dev->fops.unblock)
+		dev->fops.unblock(&ctx->info);
 	fusd_ctx_put(ctx);
 }
 
 static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 			const char *payload, size_t payload_len)
 {
-	struct fusd_call_ctx *ctx;
+	struct fusd_call_ctx *ctx, *prev;
 	size_t cap = 0;
+	long long ret;
 
-	switch (req->hdr.opcode) {
-	case FUSD_OP_INTERRUPT:
+	if (req->hdr.opcode == FUSD_OP_INTERRUPT) {
 		fusd_interrupt(dev, req);	/* no reply expected */
 		return;
+	}
+	fusd_intr_sweep(dev, req->hdr.id);
+
+	switch (req->hdr.opcode) {
 	case FUSD_OP_READ:
 		cap = req->u.rw.size;
 		break;
@@ -349,7 +477,11 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 	}
 	ctx->payload_len = payload_len;
 	fusd_ctx_track(ctx);
-	fusd_finish(ctx, fusd_call_driver(ctx, payload));
+	prev = fusd_running;
+	fusd_running = ctx;
+	ret = fusd_call_driver(ctx, payload);
+	fusd_running = prev;
+	fusd_finish(ctx, ret);
 }
 
 
@@ -422,7 +554,7 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 {
 	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
 	size_t data_len = 0, len;
-	int fd, ret = 0, err = 0;
+	int fd, ret = 0, err = 0, has_mask;
 	uint16_t op;
 
 	if (!file) {
@@ -430,10 +562,12 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		return -1;
 	}
 	op = ctx->req.hdr.opcode;
-	/* An ioctl that reads hands back the whole (possibly updated) buffer. */
+	/* An ioctl that reads hands back its (possibly updated) buffer: all
+	 * of it, unless the driver said less (fusd_set_ioctl_length).
+	 */
 	if (op == FUSD_OP_IOCTL && retval >= 0 &&
 	    (_IOC_DIR(ctx->req.u.ioctl.cmd) & _IOC_READ))
-		data_len = ctx->cap;
+		data_len = ctx->ioctl_len;
 	if (op == FUSD_OP_READ && retval > 0) {
 		if ((size_t)retval > ctx->cap) {
 			fprintf(stderr, "fusd: read callback returned %zd, "
@@ -458,8 +592,8 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		fd = ctx->dev->fd;
 		fusd_unlock();
 		if (live && retval >= 0) {
-			if (fusd_send_notify(fd, ctx->req.fh,
-					     fusd_classic_to_poll((unsigned int)retval)))
+			if (fusd_set_poll(ctx, fd,
+					  fusd_classic_to_poll((unsigned int)retval)))
 				ret = -1;
 			else if ((unsigned int)retval != ctx->poll_cached)
 				fusd_poll_cycle(ctx->dev, &ctx->req,
@@ -469,8 +603,12 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		return ret;
 	}
 	fusd_ctx_answered_locked(ctx);
-	/* -1 once unregistered; a left caller needs no answer. */
-	fd = ctx->interrupted ? -2 : ctx->dev->dead ? -1 : ctx->dev->fd;
+	/* -1 once unregistered.  An interrupted caller still waits for this
+	 * answer (the kernel drops it quietly if the caller was killed).
+	 */
+	fd = ctx->dev->dead ? -1 : ctx->dev->fd;
+	has_mask = ctx->has_poll_mask;
+	ctx->has_poll_mask = 0;
 	if (ctx->open) {
 		if (file->private_data != ctx->private_in)
 			ctx->open->private_data = file->private_data;
@@ -482,14 +620,21 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 
 	len = fusd_proto_reply(&ctx->reply, &ctx->req, retval, ctx->offset,
 			       data_len);
-	if (fd == -1) {
+	if (has_mask) {	/* set by the callback: see fusd_set_poll */
+		ctx->reply.flags |= FUSD_REPLY_POLL;
+		ctx->reply.poll_mask = ctx->poll_mask;
+	}
+	if (fd < 0) {
 		ret = -1;
 		err = EPIPE;
-	} else if (fd >= 0 && write(fd, &ctx->reply, len) < 0) {
+	} else if (write(fd, &ctx->reply, len) < 0) {
 		ret = -1;
 		err = errno;
-	} else if (fd >= 0 && op == FUSD_OP_OPEN && retval == 0 &&
-		   ctx->dev->fops->poll_diff) {
+		/* A refused reply must not take the poll mask with it. */
+		if (has_mask && err != EPIPE)
+			fusd_send_notify(fd, ctx->req.fh, ctx->poll_mask);
+	} else if (op == FUSD_OP_OPEN && retval == 0 &&
+		   ctx->dev->fops.poll_diff) {
 		fusd_poll_cycle(ctx->dev, &ctx->req, 0);
 	}
 	fusd_ctx_put(ctx);
@@ -556,19 +701,43 @@ FUSD_API int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask)
 	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
 	int fd = fusd_ctx_channel(ctx);
 
-	return fd < 0 ? -1 : fusd_send_notify(fd, ctx->req.fh, mask);
+	return fd < 0 ? -1 : fusd_set_poll(ctx, fd, mask);
+}
+
+FUSD_API int fusd_set_ioctl_length(struct fusd_file_info *file, size_t length)
+{
+	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+
+	if (!ctx || ctx->req.hdr.opcode != FUSD_OP_IOCTL ||
+	    !(_IOC_DIR(ctx->req.u.ioctl.cmd) & _IOC_READ) ||
+	    length > ctx->cap) {
+		errno = EINVAL;
+		return -1;
+	}
+	ctx->ioctl_len = length;
+	return 0;
 }
 
 FUSD_API void fusd_destroy(struct fusd_file_info *file)
 {
 	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+	int eintr = 0;
 
 	if (!ctx)
 		return;
 	fusd_lock();
 	if (!ctx->answered) {
-		fusd_ctx_answered_locked(ctx);
-		fusd_ctx_put_locked(ctx);
+		/* The caller got a signal and still waits (protocol 1.1): the
+		 * classic "unblock, then destroy" ends its call with EINTR,
+		 * as it did when the caller had already left.
+		 */
+		eintr = ctx->interrupted && ctx->req.hdr.opcode != FUSD_OP_POLL;
+		if (!eintr) {
+			fusd_ctx_answered_locked(ctx);
+			fusd_ctx_put_locked(ctx);
+		}
 	}
 	fusd_unlock();
+	if (eintr && fusd_return(file, -EINTR) && errno != EPIPE)
+		perror("fusd_destroy: reply");
 }

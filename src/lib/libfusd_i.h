@@ -23,16 +23,41 @@ struct fusd_open {
 
 #define FUSD_OPEN_BUCKETS 64
 
+/*
+ * Size of the callback table of libfusd 1.0 (FUSD_1.0 fusd_register(),
+ * whose binaries pass no size): every member up to fsync.  Members added
+ * later go after fsync and are read only from tables that say they have
+ * them (fusd_register_size()).
+ */
+#define FUSD_FOPS_SIZE_V1_0                                              \
+	(offsetof(struct fusd_file_operations, fsync) +                  \
+	 sizeof(((struct fusd_file_operations *)0)->fsync))
+
+/*
+ * An INTERRUPT whose call is not tracked yet (another dispatcher thread
+ * read the request and has not reached fusd_ctx_track), or whose call is
+ * already over.  Matched when the call is tracked; answered -EAGAIN once
+ * a later request is handled (the kernel then sends it again if the call
+ * still waits).
+ */
+struct fusd_intr {
+	uint64_t id;		/* the INTERRUPT's own id */
+	uint64_t target;	/* the call it names */
+	struct fusd_intr *next;
+};
+
 /* One registered device = one channel descriptor. */
 struct fusd_dev {
 	int fd;			/* channel; /dev/null once unregistered */
 	int dead;		/* unregistered: nothing more to send */
 	unsigned int refs;	/* the table + calls in flight */
 	int nonblock;		/* channel set O_NONBLOCK by the ready loop */
-	struct fusd_file_operations *fops;
+	uint64_t features;	/* FUSD_FEATURE_* the kernel granted */
+	struct fusd_file_operations fops;	/* the driver's, copied */
 	void *device_info;
 	struct fusd_open *opens[FUSD_OPEN_BUCKETS];
 	struct fusd_call_ctx *deferred;	/* calls not answered yet */
+	struct fusd_intr *interrupts;	/* INTERRUPTs not matched yet */
 };
 
 /*
@@ -48,7 +73,9 @@ struct fusd_call_ctx {
 	int is_deferred;	/* on dev->deferred (calls INTERRUPT can find) */
 	int in_callback;	/* the driver's callback is running */
 	int answered;		/* fusd_return/destroy was called */
-	int interrupted;	/* the kernel said the caller left */
+	int interrupted;	/* the caller got a signal (INTERRUPT) */
+	int has_poll_mask;	/* the reply carries poll_mask */
+	unsigned int poll_mask;	/* FUSD_REPLY_POLL: mask set in the callback */
 	unsigned int poll_cached;	/* poll_diff: the state last reported */
 	struct fusd_dev *dev;
 	struct fusd_open *open;
@@ -57,6 +84,7 @@ struct fusd_call_ctx {
 	struct fusd_request req;
 	size_t payload_len;	/* bytes the request carried */
 	size_t cap;
+	size_t ioctl_len;	/* _IOC_READ bytes the reply carries */
 	struct fusd_reply reply;
 	char data[];
 };
@@ -71,7 +99,9 @@ loff_t fusd_proto_default_llseek(const struct fusd_request *req);
 
 /* device.c: device table */
 struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
-				 struct fusd_file_operations *fops);
+				 const struct fusd_file_operations *fops,
+				 size_t fops_size, uint64_t features);
+void fusd_intr_free_locked(struct fusd_dev *dev);
 struct fusd_dev *fusd_dev_get(int fd);
 void fusd_dev_put(struct fusd_dev *dev);
 void fusd_dev_put_locked(struct fusd_dev *dev);

@@ -22,7 +22,7 @@
 
 #define PAGER_IN "/dev/pager/input"
 #define PAGER_NOTIFY "/dev/pager/notify"
-#define PAGER_SYS "pager-notify"
+#define PAGER_SYS "pager!notify"
 #define LOGRING "/dev/logring"
 #define UIDF "/dev/uid-filter"
 #define CONSOLE "/dev/console-read"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
- * Description: signals end blocked calls at once (EINTR, or a restart under
- * SA_RESTART), the daemon's unblock callback runs once per interrupted
- * deferred call, 1,000 times over without a stuck call
+ * Description: the unblock callback runs once per interrupted deferred
+ * call and its -EINTR answer ends the call with EINTR (or a restart under
+ * SA_RESTART), 1,000 times over without a stuck call
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -52,7 +52,7 @@ static int intr_unblock(struct fusd_file_info *file)
 	if (file != pending)
 		tell('?');		/* unblock for a call we do not hold */
 	pending = NULL;
-	fusd_return(file, -EINTR);	/* dropped by the kernel */
+	fusd_return(file, -EINTR);	/* the caller fails with EINTR */
 	tell('u');
 	return 0;
 }

@@ -2,12 +2,14 @@
 /*
  * Description: an ioctl carrying a pointer inside its struct is served by
  * the daemon copying from and to the caller's memory, bounded and checked
- * (bad pointers and read-only memory give EFAULT, wrong ids EINVAL)
+ * (bad pointers and read-only memory give EFAULT, wrong ids EINVAL, a
+ * caller that stops being dumpable EPERM from the next copy on)
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -232,12 +234,109 @@ static void test_copy_rules(void **state)
 	assert_int_equal(itest_wait_path("/dev/rawcopy", 0, 2000), 0);
 }
 
+/* Child side of the test below: plain checks, no cmocka (own process). */
+static ssize_t plain_reply(int chan, uint64_t id, int64_t result)
+{
+	struct fusd_reply rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.hdr.size = sizeof(rep);
+	rep.hdr.hdr_size = sizeof(rep);
+	rep.hdr.opcode = FUSD_OP_REPLY;
+	rep.hdr.id = id;
+	rep.result = result;
+	return write(chan, &rep, sizeof(rep));
+}
+
+static int plain_next(int chan, char *buf, struct fusd_request *req)
+{
+	if (read(chan, buf, FUSD_MSG_MAX) < (ssize_t)sizeof(*req))
+		return -1;
+	memcpy(req, buf, sizeof(*req));
+	return req->hdr.opcode;
+}
+
+static void *plain_open(void *arg)
+{
+	*(int *)arg = open("/dev/rawdump", O_RDWR);
+	return NULL;
+}
+
+static int dumpable_child(void)
+{
+	char *buf = malloc(FUSD_MSG_MAX), got[4] = "";
+	struct fusd_register reg;
+	struct fusd_request req;
+	struct op o = { .kind = 'i' };
+	uint32_t one = 1;
+	int chan, fd = -1;
+	pthread_t t;
+
+	chan = open("/dev/fusd/control", O_RDWR);
+	raw_register_init(&reg, "rawdump", 0666);
+	if (!buf || chan < 0 || ioctl(chan, FUSD_IOC_REGISTER, &reg) ||
+	    ioctl(chan, FUSD_IOC_SET_BATCH, &one))
+		return 1;
+	/* Daemon and caller: one process of uid 1234, dumpable. */
+	if (setgid(1234) || setuid(1234) || prctl(PR_SET_DUMPABLE, 1, 0, 0, 0))
+		return 2;
+	pthread_create(&t, NULL, plain_open, &fd);
+	if (plain_next(chan, buf, &req) != FUSD_OP_OPEN ||
+	    plain_reply(chan, req.hdr.id, 0) < 0)
+		return 3;
+	pthread_join(t, NULL);
+	if (fd < 0)
+		return 4;
+
+	strcpy(o.text, "abc");
+	o.fd = fd;
+	o.r.ptr = (uintptr_t)o.text;
+	o.r.len = 3;
+	pthread_create(&t, NULL, op_main, &o);
+	if (plain_next(chan, buf, &req) != FUSD_OP_IOCTL)
+		return 5;
+	if (copy(chan, FUSD_IOC_COPY_FROM_CALLER, req.hdr.id, o.r.ptr, got, 3))
+		return 6;
+	/* No longer dumpable: the very next copy is refused. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	if (copy(chan, FUSD_IOC_COPY_TO_CALLER, req.hdr.id, o.r.ptr, "XYZ",
+		 3) != -1 || errno != EPERM)
+		return 7;
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (copy(chan, FUSD_IOC_COPY_TO_CALLER, req.hdr.id, o.r.ptr, "XYZ", 3))
+		return 8;
+	if (plain_reply(chan, req.hdr.id, 3) < 0)
+		return 9;
+	pthread_join(t, NULL);
+	if (o.ret != 3 || memcmp(got, "abc", 3) || memcmp(o.text, "XYZ", 3))
+		return 10;
+	return 0;
+}
+
+/* Dumpability is checked at each copy, not once per ioctl. */
+static void test_dumpable_checked_at_each_copy(void **state)
+{
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(dumpable_child());
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(itest_wait_path("/dev/rawdump", 0, 2000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pointer_inside_struct),
 		cmocka_unit_test(test_copy_rules),
 		cmocka_unit_test(test_unprivileged_daemon_reaches_only_its_uid),
+		cmocka_unit_test(test_dumpable_checked_at_each_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

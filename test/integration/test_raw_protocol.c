@@ -2,7 +2,8 @@
 /*
  * Description: the wire protocol spoken by hand: request contents, no
  * kernel pointers, batching, EINVAL for every malformed reply (caller gets
- * EIO), interrupted callers, and late replies dropped quietly
+ * EIO), interrupted callers waiting for the answer, and late replies
+ * dropped quietly
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -346,7 +347,7 @@ static void test_unknown_ids_rejected_call_survives(void **state)
 	assert_memory_equal(c.buf, "ok", 2);
 }
 
-static void test_interrupted_caller_late_reply_dropped(void **state)
+static void test_interrupted_caller_waits_for_answer(void **state)
 {
 	struct sigaction sa = { .sa_handler = no_handler };
 	struct fusd_request req, intr;
@@ -354,27 +355,31 @@ static void test_interrupted_caller_late_reply_dropped(void **state)
 
 	(void)state;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: the read fails EINTR */
+	sa.sa_flags = 0;	/* no SA_RESTART: -EINTR fails the read */
 	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
 
 	client_start(&c, 'r', cfd, 8);
 	raw_read_request(chan, &req, NULL, 0);
 	pthread_kill(c.thread, SIGUSR1);
-	assert_int_equal(client_join(&c), -1);
-	assert_int_equal(c.err, EINTR);
-	/* The daemon is told which request lost its caller. */
+	/* The daemon is told which request's caller got a signal ... */
 	raw_read_request(chan, &intr, NULL, 0);
 	assert_int_equal(intr.hdr.opcode, FUSD_OP_INTERRUPT);
 	assert_true(intr.u.interrupt.id == req.hdr.id);
 	assert_true(intr.fh == req.fh);
 	assert_true(intr.hdr.id > req.hdr.id);
-	/* The answer comes too late: consumed without error. */
+	/* ... and the caller waits for its answer. */
+	usleep(100 * 1000);
+	assert_int_equal(c.done, 0);
+	assert_int_equal(raw_reply(chan, req.hdr.id, -EINTR, NULL, 0),
+			 sizeof(struct fusd_reply));
+	assert_int_equal(client_join(&c), -1);
+	assert_int_equal(c.err, EINTR);
+	/* Answers after that come too late: consumed without error. */
 	assert_int_equal(raw_reply(chan, req.hdr.id, 4, "late", 4),
 			 sizeof(struct fusd_reply) + 4);
-	/* A second late answer for the same id is just as harmless. */
 	assert_int_equal(raw_reply(chan, req.hdr.id, 0, NULL, 0),
 			 sizeof(struct fusd_reply));
-	/* Nor is a reply to the INTERRUPT, which expects none. */
+	/* Nor is a reply to the INTERRUPT, which needs none. */
 	assert_int_equal(raw_reply(chan, intr.hdr.id, 0, NULL, 0),
 			 sizeof(struct fusd_reply));
 }
@@ -414,12 +419,14 @@ static void test_sa_restart_reissues_call(void **state)
 	client_start(&c, 'r', cfd, 8);
 	raw_read_request(chan, &req, NULL, 0);
 	pthread_kill(c.thread, SIGUSR1);
-	/* The daemon hears of the interruption, then the read restarts and
-	 * asks again, under a new id.
+	/* The daemon hears of the interruption and gives the call up; the
+	 * read restarts and asks again, under a new id.
 	 */
 	raw_read_request(chan, &again, NULL, 0);
 	assert_int_equal(again.hdr.opcode, FUSD_OP_INTERRUPT);
 	assert_true(again.u.interrupt.id == req.hdr.id);
+	assert_int_equal(raw_reply(chan, req.hdr.id, -EINTR, NULL, 0),
+			 sizeof(struct fusd_reply));
 	raw_read_request(chan, &again, NULL, 0);
 	assert_int_equal(again.hdr.opcode, FUSD_OP_READ);
 	assert_true(again.hdr.id > req.hdr.id);
@@ -530,7 +537,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_replies_fail_caller_with_eio),
 		cmocka_unit_test(test_write_reply_limits),
 		cmocka_unit_test(test_unknown_ids_rejected_call_survives),
-		cmocka_unit_test(test_interrupted_caller_late_reply_dropped),
+		cmocka_unit_test(test_interrupted_caller_waits_for_answer),
 		cmocka_unit_test(test_interrupt_before_daemon_read_is_silent),
 		cmocka_unit_test(test_sa_restart_reissues_call),
 		cmocka_unit_test(test_batched_read_and_write),

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: BSD-3-Clause
-/* Description: the wire structs keep the sizes and offsets of protocol 1.0 */
+/* Description: the wire structs keep the sizes and offsets of protocols 1.0 and 1.1 */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,11 @@ static void test_sizes(void **state)
 	assert_int_equal(sizeof(struct fusd_request), FUSD_REQUEST_SIZE_V1_0);
 	assert_int_equal(sizeof(struct fusd_reply), FUSD_REPLY_SIZE_V1_0);
 	assert_int_equal(sizeof(struct fusd_register), FUSD_REGISTER_SIZE_V1_0);
-	assert_int_equal(sizeof(struct fusd_version), 8);
+	assert_int_equal(sizeof(struct fusd_version), 16);
+	assert_int_equal(offsetof(struct fusd_version, features),
+			 FUSD_VERSION_SIZE_V1_0);
+	assert_int_equal(sizeof(struct fusd_notify_poll),
+			 FUSD_NOTIFY_POLL_SIZE_V1_0);
 }
 
 static void test_offsets(void **state)
@@ -28,9 +32,15 @@ static void test_offsets(void **state)
 	assert_int_equal(offsetof(struct fusd_request, u.seek.pos), 64);
 	assert_int_equal(offsetof(struct fusd_reply, result), 16);
 	assert_int_equal(offsetof(struct fusd_reply, flags), 32);
+	/* 1.1: the former reserved0 of the reply. */
+	assert_int_equal(offsetof(struct fusd_reply, poll_mask), 36);
+	assert_int_equal(offsetof(struct fusd_reply, reserved), 40);
 	assert_int_equal(offsetof(struct fusd_register, name), 16);
 	assert_int_equal(offsetof(struct fusd_register, dev_major), 400);
-	assert_int_equal(offsetof(struct fusd_register, reserved), 416);
+	/* 1.1: the first two of 1.0's four reserved words. */
+	assert_int_equal(offsetof(struct fusd_register, features), 416);
+	assert_int_equal(offsetof(struct fusd_register, supported), 424);
+	assert_int_equal(offsetof(struct fusd_register, reserved), 432);
 }
 
 static void test_ioctl_numbers(void **state)
@@ -41,6 +51,17 @@ static void test_ioctl_numbers(void **state)
 	assert_int_equal(_IOC_SIZE(FUSD_IOC_REGISTER), FUSD_REGISTER_SIZE_V1_0);
 	assert_int_equal(_IOC_DIR(FUSD_IOC_REGISTER), _IOC_READ | _IOC_WRITE);
 	assert_int_equal(_IOC_DIR(FUSD_IOC_VERSION), _IOC_READ);
+	assert_int_equal(_IOC_NR(FUSD_IOC_REGISTER), FUSD_IOC_NR_REGISTER);
+	assert_int_equal(_IOC_NR(FUSD_IOC_VERSION), FUSD_IOC_NR_VERSION);
+	assert_int_equal(_IOC_NR(FUSD_IOC_SET_BATCH), FUSD_IOC_NR_SET_BATCH);
+	assert_int_equal(_IOC_NR(FUSD_IOC_COPY_FROM_CALLER),
+			 FUSD_IOC_NR_COPY_FROM_CALLER);
+	assert_int_equal(_IOC_NR(FUSD_IOC_COPY_TO_CALLER),
+			 FUSD_IOC_NR_COPY_TO_CALLER);
+	/* Feature and flag bits of 1.1. */
+	assert_true(FUSD_FEATURE_REPLY_POLL == 1);
+	assert_int_equal(FUSD_REPLY_POLL, 2);
+	assert_int_equal(FUSD_REPLY_FLAGS_ALL, 3);
 	assert_true(FUSD_MSG_MAX >= FUSD_IO_MAX + sizeof(struct fusd_request));
 }
 

@@ -16,7 +16,10 @@
  * message (header + payload) in bytes and 'hdr_size' the size of the fixed
  * header the sender used; the payload starts at offset 'hdr_size'.  A
  * receiver must use these two fields, never sizeof(), to walk messages, so
- * that a later protocol minor version can grow the header.
+ * that a later protocol minor version can grow the header.  The kernel
+ * accepts a daemon's message header of any size from the one its opcode
+ * had in 1.0 (FUSD_*_SIZE_V1_0) up: bytes it does not know must be zero
+ * (else -EINVAL), and fields a shorter header lacks read as zero.
  *
  * Reading the channel (kernel -> daemon):
  *   - read() returns one or more whole requests (struct fusd_request
@@ -36,15 +39,34 @@
  *     reserved field, result out of range, payload longer than the request
  *     allows, id never issued) fails the write with -EINVAL; if the reply
  *     named a request that is still waiting, that caller gets -EIO.
- *   - A reply to a request that no longer waits (its caller was
- *     interrupted, or the file was closed) is consumed silently: it is not
- *     an error for the daemon.
+ *   - A reply to a request that no longer waits (its caller was killed
+ *     by a fatal signal, or the INTERRUPT it answers is over) is consumed
+ *     silently: it is not an error for the daemon.
  *   - Replies are matched to requests by the 64-bit 'id' only.  Ids are
  *     never 0 and grow monotonically on a channel.
  *
  * Results follow kernel conventions: a negative 'result' is -errno
  * (between -1 and -FUSD_ERRNO_MAX); zero or positive is the system call's
- * return value.
+ * return value.  A reply may also set the file's poll mask in the same
+ * step as the call completes (FUSD_REPLY_POLL, feature
+ * FUSD_FEATURE_REPLY_POLL), so a caller that polls right after the call
+ * returns never sees a mask older than the answer.
+ *
+ * Signals (every call happens exactly once):
+ *   - A request the daemon has not read yet is withdrawn when its caller
+ *     gets a signal; the daemon never sees it.  The system call fails
+ *     with EINTR, or restarts under SA_RESTART.
+ *   - Once the daemon has read it, a signal does not end the call.  The
+ *     kernel queues one FUSD_OP_INTERRUPT naming it, and the caller keeps
+ *     waiting (stop signals, ptrace and the freezer do not end this wait;
+ *     only a fatal signal does).  The daemon answers the call either with
+ *     its real result, which the caller gets, or with -EINTR: the caller
+ *     then fails with EINTR, or restarts the call under SA_RESTART as a
+ *     new request.  A daemon that ignores INTERRUPT behaves as a kernel
+ *     driver that ignores signals until it answers.
+ *   - A fatal signal abandons the call: a late reply to it is consumed
+ *     silently.  An OPEN accepted after its caller left is undone with a
+ *     RELEASE, so RELEASE comes exactly once per accepted OPEN.
  *
  * Requests, and what their reply carries:
  *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses.
@@ -70,7 +92,11 @@
  *                    _IOC_DIR has _IOC_WRITE, the payload holds the
  *                    _IOC_SIZE bytes at arg; if it has _IOC_READ, the
  *                    reply may carry up to u.ioctl.size bytes, copied to
- *                    arg when result >= 0.  With _IOC_NONE, arg is a
+ *                    arg when result >= 0; exactly the bytes the reply
+ *                    carries are copied, the rest of the caller's buffer
+ *                    is untouched (a driver that has less than the caller
+ *                    asked for, as evdev's EVIOCGKEY(len), sends less).
+ *                    With _IOC_NONE, arg is a
  *                    plain integer and nothing is copied.  result is
  *                    ioctl()'s return value (at most INT_MAX).  A daemon
  *                    that does not know cmd answers -ENOTTY.
@@ -82,14 +108,16 @@
  *                    is exiting does not wait for the reply.
  *   FUSD_OP_FSYNC    fsync() or fdatasync() (u.fsync.datasync set).
  *                    result 0 or -errno.
- *   FUSD_OP_INTERRUPT  the caller of request u.interrupt.id (same fh) was
- *                    interrupted by a signal after the daemon read the
- *                    request.  The caller has already returned (EINTR,
- *                    or the call restarts under SA_RESTART as a new
- *                    request); a reply to u.interrupt.id is dropped.  No
- *                    reply to the INTERRUPT itself is expected.  An OPEN
- *                    is never interrupted this way: if it is accepted
- *                    after its caller left, the kernel sends a RELEASE.
+ *   FUSD_OP_INTERRUPT  the caller of request u.interrupt.id (same fh) got
+ *                    a signal after the daemon read that request; see
+ *                    "Signals" above.  It always follows the request it
+ *                    names.  No reply is needed.  A daemon that has not
+ *                    seen request u.interrupt.id yet (another thread
+ *                    holds it) may reply to the INTERRUPT's own id with
+ *                    result -EAGAIN: the kernel queues the INTERRUPT again
+ *                    behind the requests waiting now, for as long as the
+ *                    call it names waits.  Any other reply to it, or a
+ *                    reply once that call is over, is consumed silently.
  *
  * Poll: the kernel keeps a poll mask per open file and never asks the
  *   daemon during poll().  Without FUSD_REGISTER_POLL a file starts
@@ -103,12 +131,19 @@
  *   calls; a kernel speaking this minor version never sends them.
  *
  * Channel ioctls:
+ *   The kernel dispatches on _IOC_NR and reads an argument struct of any
+ *   size _IOC_SIZE from its 1.0 size up (copy_struct_from_user rules): a
+ *   larger struct whose unknown tail is zero works, a non-zero unknown
+ *   tail fails with -E2BIG, and what the kernel writes back is cut to the
+ *   caller's size.  A wrong direction or a too small struct: -ENOTTY.
  *   FUSD_IOC_REGISTER  once per channel: create the device.  Fails with
  *                    -EBUSY if the channel already has one, -EEXIST if the
  *                    name is taken, -EINVAL for a bad name, mode, flag,
- *                    reserved field or struct size, -EPROTO for a
- *                    protocol major version the kernel does not speak.
- *   FUSD_IOC_VERSION returns the kernel's protocol version.
+ *                    reserved field or a 'size' other than _IOC_SIZE,
+ *                    -EPROTO for a protocol major version the kernel does
+ *                    not speak.
+ *   FUSD_IOC_VERSION returns the kernel's protocol version and, from 1.1,
+ *                    every FUSD_FEATURE_* it has.  Needs no registration.
  *   FUSD_IOC_COPY_FROM_CALLER, FUSD_IOC_COPY_TO_CALLER  for ioctls whose
  *                    data _IOC_SIZE does not describe (pointers inside
  *                    structs, variable buffers): while IOCTL request 'id'
@@ -116,12 +151,12 @@
  *                    caller's memory and the daemon's, with the caller's
  *                    own page protections (no forced writes).  The caller
  *                    stays inside its ioctl until every copy has ended.
- *                    The daemon needs CAP_SYS_PTRACE, or the caller must
- *                    be dumpable with the daemon's uid and gid (the rule
- *                    of ptrace), else -EPERM.  -EINVAL if
- *                    'id' is not an ioctl awaiting its reply (or its
- *                    caller left) or len > FUSD_IO_MAX; -EFAULT if either
- *                    range is not accessible.
+ *                    The caller must be dumpable (checked at each copy)
+ *                    with the daemon's uid and gid, or the daemon needs
+ *                    CAP_SYS_PTRACE (the rule of ptrace), else -EPERM.
+ *                    -EINVAL if 'id' is not an ioctl awaiting its reply
+ *                    (or its caller left) or len > FUSD_IO_MAX; -EFAULT if
+ *                    either range is not accessible.
  *   FUSD_IOC_SET_BATCH  most requests one read() returns (0, the default:
  *                    as many as fit).  1 suits several daemon threads
  *                    reading one channel, so that each takes one call.
@@ -131,13 +166,29 @@
  *   kernel refuses another major version.  It speaks min(its minor, the
  *   daemon's minor) on the channel and writes that minor back into the
  *   struct, so a new daemon on an old kernel learns what it may use.
- *   Structs are extended only at their end; 'size' fields record which
- *   version of a struct the sender knows (sizes of old versions are kept
- *   below as FUSD_*_SIZE_V*).
+ *   Optional behaviour is negotiated per channel with feature bits: the
+ *   daemon sets the FUSD_FEATURE_* it wants in 'features'; the kernel
+ *   grants those it has (never fails for an unknown bit), writes the
+ *   granted set back into 'features' and everything it has into
+ *   'supported'.  A daemon uses only what was granted; one that cannot
+ *   work without a feature checks 'features' and closes the channel.
+ *   Structs are extended only at their end; sizes of old versions are
+ *   kept below as FUSD_*_SIZE_V*.
  *
  * Changelog:
  *   1.0 (2026-11-23)  first version: open, release, read, write, llseek,
  *                     ioctl, flush, fsync, interrupt, poll notification.
+ *   1.1 (2026-11-30)  exactly-once calls: a signal no longer withdraws a
+ *                     request the daemon has read (INTERRUPT, then the
+ *                     caller waits for the answer); -EAGAIN to an
+ *                     INTERRUPT re-sends it; OPEN interruptible likewise.
+ *                     Message headers accepted at any size from 1.0's;
+ *                     channel ioctls dispatched on _IOC_NR with
+ *                     copy_struct_from_user.  Feature negotiation
+ *                     (fusd_register.features/supported, FUSD_IOC_VERSION
+ *                     .features); FUSD_FEATURE_REPLY_POLL: a reply sets
+ *                     the poll mask (fusd_reply.poll_mask, formerly
+ *                     reserved0).  Classic sysfs names with '!'.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
@@ -146,7 +197,7 @@
 #include <linux/ioctl.h>
 
 #define FUSD_PROTO_MAJOR	1
-#define FUSD_PROTO_MINOR	0
+#define FUSD_PROTO_MINOR	1
 
 /* Path of the control node, relative to /dev. */
 #define FUSD_CONTROL_NAME	"fusd/control"
@@ -235,13 +286,18 @@ struct fusd_reply {
 	__s64 result;		/* >= 0 return value, < 0 -errno */
 	__s64 offset;		/* new file position, see FUSD_REPLY_SET_OFFSET */
 	__u32 flags;		/* FUSD_REPLY_* */
-	__u32 reserved0;	/* must be 0 */
+	__u32 poll_mask;	/* with FUSD_REPLY_POLL, else must be 0 */
 	__u64 reserved[2];	/* must be 0 */
 };
 
 /* fusd_reply.flags */
 #define FUSD_REPLY_SET_OFFSET	(1U << 0)	/* 'offset' is the new f_pos */
-#define FUSD_REPLY_FLAGS_ALL	FUSD_REPLY_SET_OFFSET
+/* 'poll_mask' becomes the poll mask of the request's file (as with
+ * FUSD_OP_NOTIFY_POLL) before its caller is woken.  Needs
+ * FUSD_FEATURE_REPLY_POLL.
+ */
+#define FUSD_REPLY_POLL		(1U << 1)
+#define FUSD_REPLY_FLAGS_ALL	(FUSD_REPLY_SET_OFFSET | FUSD_REPLY_POLL)
 
 /*
  * Poll state of one open file (daemon -> kernel, no reply).  'mask' holds
@@ -276,15 +332,21 @@ struct fusd_register {
 	__u32 dev_minor;	/* out */
 	__u32 io_max;		/* out: largest read/write payload (bytes) */
 	__u32 reserved0;	/* must be 0 */
-	__u64 reserved[4];	/* must be 0 */
+	__u64 features;		/* in: FUSD_FEATURE_* wanted; out: granted */
+	__u64 supported;	/* out: every FUSD_FEATURE_* of this kernel */
+	__u64 reserved[2];	/* must be 0 */
 };
 
-#define FUSD_REGISTER_SIZE_V1_0	448
+#define FUSD_REGISTER_SIZE_V1_0	448	/* 1.1 is the same size */
 
 /* fusd_register.flags */
 #define FUSD_REGISTER_FLUSH	(1U << 0)	/* send FUSD_OP_FLUSH on close() */
 #define FUSD_REGISTER_POLL	(1U << 1)	/* files start with mask 0 */
 #define FUSD_REGISTER_FLAGS_ALL	(FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL)
+
+/* Feature bits (fusd_register.features, fusd_version.features). */
+#define FUSD_FEATURE_REPLY_POLL	(1ULL << 0)	/* FUSD_REPLY_POLL in replies */
+#define FUSD_FEATURES_ALL	FUSD_FEATURE_REPLY_POLL
 
 /* FUSD_IOC_COPY_FROM_CALLER / FUSD_IOC_COPY_TO_CALLER argument. */
 struct fusd_copy {
@@ -294,17 +356,26 @@ struct fusd_copy {
 	__u64 len;		/* bytes, at most FUSD_IO_MAX */
 };
 
-/* FUSD_IOC_VERSION argument. */
+/* FUSD_IOC_VERSION argument (8 bytes in 1.0, which lacked 'features'). */
 struct fusd_version {
 	__u16 major;
 	__u16 minor;
 	__u32 reserved;
+	__u64 features;		/* out: every FUSD_FEATURE_* of this kernel */
 };
+
+#define FUSD_VERSION_SIZE_V1_0	8
 
 #define FUSD_IOC_MAGIC		0xFD
 #define FUSD_IOC_REGISTER	_IOWR(FUSD_IOC_MAGIC, 1, struct fusd_register)
 #define FUSD_IOC_VERSION	_IOR(FUSD_IOC_MAGIC, 2, struct fusd_version)
 #define FUSD_IOC_SET_BATCH	_IOW(FUSD_IOC_MAGIC, 3, __u32)
+/* _IOC_NR of each channel ioctl: the kernel dispatches on these. */
+#define FUSD_IOC_NR_REGISTER	1
+#define FUSD_IOC_NR_VERSION	2
+#define FUSD_IOC_NR_SET_BATCH	3
+#define FUSD_IOC_NR_COPY_FROM_CALLER 4
+#define FUSD_IOC_NR_COPY_TO_CALLER 5
 #define FUSD_IOC_COPY_FROM_CALLER _IOW(FUSD_IOC_MAGIC, 4, struct fusd_copy)
 #define FUSD_IOC_COPY_TO_CALLER	_IOW(FUSD_IOC_MAGIC, 5, struct fusd_copy)
 
