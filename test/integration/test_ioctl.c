@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Description: ioctl of each _IOC encoding through the ioctl example,
- * ENOTTY for unknown commands, EFAULT for bad pointers, and EINVAL/EIO
- * for replies that break the encoding's rules
+ * ENOTTY for unknown commands, EFAULT for bad pointers, EINVAL/EIO for
+ * replies that break the encoding's rules, and a driver that sends back
+ * less than _IOC_SIZE (evdev's EVIOCGKEY) into a smaller, guarded buffer
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -187,6 +188,66 @@ static void test_raw_ioctl_rules(void **state)
 	assert_int_equal(itest_wait_path("/dev/rawioctl", 0, 2000), 0);
 }
 
+/* An evdev-like driver: EVIOCGKEY(len) copies min(len, what it has). */
+#define KEY_BYTES 96
+#define GETKEYS(len) _IOC(_IOC_READ, 'E', 0x18, len)
+
+static int keys_ioctl(struct fusd_file_info *file, int cmd, void *data)
+{
+	unsigned int c = (unsigned int)cmd;
+	size_t n = _IOC_SIZE(c), i;
+
+	if (_IOC_TYPE(c) != 'E' || _IOC_NR(c) != 0x18)
+		return -ENOTTY;
+	if (n > KEY_BYTES)
+		n = KEY_BYTES;
+	for (i = 0; i < n; i++)
+		((unsigned char *)data)[i] = (unsigned char)(i + 1);
+	if (fusd_set_ioctl_length(file, n))
+		return -errno;
+	return (int)n;
+}
+
+static struct fusd_file_operations keys_fops = { .ioctl = keys_ioctl };
+
+/* What the unmodified evtest --query does: EVIOCGKEY(KEY_MAX), 767 bytes,
+ * into a 96-byte buffer.  Only what the driver said lands there.
+ */
+static void test_short_ioctl_reply(void **state)
+{
+	struct {
+		unsigned char before[64];
+		unsigned char buf[KEY_BYTES];
+		unsigned char after[1024];
+	} g;
+	int kfd, i;
+	pid_t d;
+
+	(void)state;
+	d = itest_fork_daemon("keys", &keys_fops);
+	kfd = open("/dev/keys", O_RDONLY);
+	assert_true(kfd >= 0);
+
+	memset(g.before, 0xA5, sizeof(g.before));
+	memset(g.buf, 0, sizeof(g.buf));
+	memset(g.after, 0x5A, sizeof(g.after));
+	assert_int_equal(ioctl(kfd, GETKEYS(767), g.buf), KEY_BYTES);
+	for (i = 0; i < KEY_BYTES; i++)
+		assert_int_equal(g.buf[i], i + 1);
+	for (i = 0; i < (int)sizeof(g.before); i++)
+		assert_int_equal(g.before[i], 0xA5);
+	for (i = 0; i < (int)sizeof(g.after); i++)
+		assert_int_equal(g.after[i], 0x5A);
+
+	/* A smaller request gets exactly its size. */
+	memset(g.buf, 0xEE, sizeof(g.buf));
+	assert_int_equal(ioctl(kfd, GETKEYS(16), g.buf), 16);
+	assert_int_equal(g.buf[15], 16);
+	assert_int_equal(g.buf[16], 0xEE);
+	close(kfd);
+	itest_kill_daemon(d, "/dev/keys");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +255,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_and_bad_pointers),
 		cmocka_unit_test(test_device_without_ioctl_callback),
 		cmocka_unit_test(test_raw_ioctl_rules),
+		cmocka_unit_test(test_short_ioctl_reply),
 	};
 
 	return cmocka_run_group_tests(tests, start, stop);
