@@ -18,7 +18,7 @@ FUSD_PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
-	linux-source-6.12 sparse gcc-multilib groff-base shellcheck
+	linux-source-6.12 sparse gcc-multilib groff-base shellcheck strace
 )
 
 # What scripts/package needs on top: Debian and RPM packaging tools.
@@ -96,6 +96,8 @@ fusd_payload() {
 		cp "$FUSD_BUILD"/test-bin/* "$dir/bin/"
 	fi
 	cp "$FUSD_BUILD"/test/integration/test_* "$dir/tests/"
+	# A real tracer for the exactly-once tests (strace -p).
+	cp "$(command -v strace)" "$dir/bin/"
 	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
 }
 
