@@ -273,8 +273,9 @@ int fusd_copy_to_caller(struct fusd_file_info *file, unsigned long caller_addr,
 			const void *src, size_t len);
 
 /** Free a deferred fusd_file_info without answering (e.g. after close).
- * A caller that still waits gets no answer, except a caller that got a
- * signal (see unblock): its call is answered -EINTR. */
+ * A caller that still waits gets no answer until a signal reaches it:
+ * then the call is answered -EINTR (at once if it already got one, see
+ * unblock), as in classic FUSD. */
 void fusd_destroy(struct fusd_file_info *file);
 
 /** Read and handle the pending requests of one device channel. */

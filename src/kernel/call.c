@@ -148,29 +148,22 @@ static void fusd_intr_end_locked(struct fusd_channel *chan,
 }
 
 /*
- * A fatal signal: the caller leaves for good.  An OPEN the daemon has read
- * stays on the channel with its 'undo' RELEASE, sent if the daemon accepts
- * it late, so its view of open files stays exact.  Any other call goes; an
- * INTERRUPT still queued for it is delivered all the same (the daemon may
- * stop working on the call), then needs no answer.
+ * A fatal signal: the caller leaves for good.  A call the daemon has read
+ * stays on the channel, with no waiter, until the daemon answers: its late
+ * reply still sets the file's poll mask (another process may share the
+ * file), and a late yes to an OPEN is undone with its RELEASE, so the
+ * daemon's view of open files stays exact.  Its INTERRUPT goes on as
+ * usual.  A call not read (its delivery failed) is simply withdrawn.
  */
 static void fusd_abandon_locked(struct fusd_channel *chan,
 				struct fusd_call *call)
 {
-	struct fusd_call *intr = call->intr;
-
-	if (call->state == FUSD_CALL_DONE)
-		return;
-	if (call->req->hdr.opcode == FUSD_OP_OPEN &&
-	    call->state == FUSD_CALL_SENT) {
+	if (call->state == FUSD_CALL_SENT) {
 		call->orphan = true;
+		call->abandoned = true;	/* no more FUSD_IOC_COPY_* */
 		return;
 	}
-	if (intr && (intr->state == FUSD_CALL_QUEUED ||
-		     intr->state == FUSD_CALL_NEW))
-		intr->no_reply = true;
-	else
-		fusd_intr_end_locked(chan, call);
+	fusd_intr_end_locked(chan, call);
 	fusd_unlink_locked(chan, call);
 }
 
@@ -202,16 +195,18 @@ static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
  * only a fatal signal ends that wait.  Neither wait is ended by the
  * freezer, and the second not by stop signals.  -EINTR from the daemon
  * after an INTERRUPT lets the signal code choose between EINTR and a
- * restart.  No lock may be held here: the waits are freezable.
+ * restart.  'freeze' is TASK_FREEZABLE, or 0 for a caller that may hold
+ * locks (a flush during exec holds cred_guard_mutex).
  */
-s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call)
+s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
+		   unsigned int freeze)
 {
 	bool wait_on = false;
 	struct fusd_call *intr;
 	s64 ret = 0;
 
 	if (!wait_for_completion_state(&call->done,
-				       TASK_INTERRUPTIBLE | TASK_FREEZABLE))
+				       TASK_INTERRUPTIBLE | freeze))
 		return call->result;
 
 	/* Made before taking the lock; dropped if not needed. */
@@ -243,8 +238,7 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call)
 	if (!wait_on)
 		return ret;
 
-	if (!wait_for_completion_state(&call->done,
-				       TASK_KILLABLE | TASK_FREEZABLE)) {
+	if (!wait_for_completion_state(&call->done, TASK_KILLABLE | freeze)) {
 		ret = call->result;
 		if (ret == -EINTR && signal_pending(current))
 			return -ERESTARTSYS;
@@ -287,6 +281,14 @@ static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 		refcount_inc(&call->ref);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
+	} else if (call->state == FUSD_CALL_SENT &&
+		   (call->intr || call->abandoned)) {
+		/* Its caller got a signal and the daemon never had it:
+		 * withdrawn, as if it had still been queued.
+		 */
+		call->result = -EINTR;
+		fusd_unlink_locked(chan, call);
+		complete(&call->done);
 	} else if (call->state == FUSD_CALL_SENT) {
 		hash_del(&call->hnode);
 		call->state = FUSD_CALL_QUEUED;
@@ -688,7 +690,7 @@ int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 	spin_lock(&chan->lock);
 	call = fusd_find_sent_locked(chan, cp->id);
 	if (!call || call->req->hdr.opcode != FUSD_OP_IOCTL ||
-	    !call->caller) {
+	    !call->caller || call->abandoned) {
 		spin_unlock(&chan->lock);
 		ret = -EINVAL;
 		goto out;

@@ -139,8 +139,11 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
 	} else {
 		chan->proto_minor = min_t(u16, args->minor, FUSD_PROTO_MINOR);
 		chan->reg_flags = args->flags;
-		/* Grant what is asked and known; never fail for the rest. */
-		chan->features = args->features & FUSD_FEATURES_ALL;
+		/* Grant what is asked and known; never fail for the rest.
+		 * A 1.0 daemon gets none: it knows none.
+		 */
+		if (chan->proto_minor >= 1)
+			chan->features = args->features & FUSD_FEATURES_ALL;
 		args->minor = chan->proto_minor;
 		args->io_max = FUSD_IO_MAX;
 		args->features = chan->features;
@@ -163,7 +166,13 @@ static long fusd_ioc_version(void __user *uarg, size_t usize)
 		.features = FUSD_FEATURES_ALL,
 	};
 
-	return copy_to_user(uarg, &ver, min(usize, sizeof(ver))) ? -EFAULT : 0;
+	if (copy_to_user(uarg, &ver, min(usize, sizeof(ver))))
+		return -EFAULT;
+	/* A newer caller's fields this kernel does not know read as zero. */
+	if (usize > sizeof(ver) &&
+	    clear_user(uarg + sizeof(ver), usize - sizeof(ver)))
+		return -EFAULT;
+	return 0;
 }
 
 static long fusd_ioc_copy(struct fusd_channel *chan, void __user *uarg,

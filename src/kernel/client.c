@@ -5,6 +5,7 @@
  */
 #include <linux/fs.h>
 #include <linux/poll.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -22,12 +23,18 @@ static struct fusd_call *fusd_client_call(struct file *file,
 	return call;
 }
 
-/* Send a call and wait for its answer. */
-static s64 fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
+/* Send a call and wait for its answer ('freeze': see fusd_call_wait). */
+static s64 fusd_client_run_state(struct fusd_file *ff, struct fusd_call *call,
+				 unsigned int freeze)
 {
 	int ret = fusd_call_submit(ff->chan, call);
 
-	return ret ? ret : fusd_call_wait(ff->chan, call);
+	return ret ? ret : fusd_call_wait(ff->chan, call, freeze);
+}
+
+static s64 fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
+{
+	return fusd_client_run_state(ff, call, TASK_FREEZABLE);
 }
 
 static void fusd_client_update_pos(const struct fusd_call *call, loff_t *ppos)
@@ -255,7 +262,8 @@ static int fusd_client_flush(struct file *file, fl_owner_t id)
 		fusd_call_submit(ff->chan, call);
 		ret = 0;
 	} else {
-		ret = fusd_client_run(ff, call);
+		/* Not freezable: exec closes O_CLOEXEC files holding locks. */
+		ret = fusd_client_run_state(ff, call, 0);
 	}
 	fusd_call_put(call);
 	return ret == -EPIPE ? 0 : ret;	/* a dead daemon: nothing to flush */

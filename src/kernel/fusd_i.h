@@ -99,6 +99,7 @@ struct fusd_call {
 	struct hlist_node hnode;	/* chan->sent */
 	struct completion done;
 	bool orphan;			/* no waiter; the channel frees it */
+	bool abandoned;			/* its caller was killed while waiting */
 	bool no_reply;			/* INTERRUPT: done once delivered */
 
 	/* IOCTL: for FUSD_IOC_COPY_*, only while the caller is inside. */
@@ -144,7 +145,8 @@ struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 void fusd_call_put(struct fusd_call *call);
 void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan);
 int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call);
-s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call);
+s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
+		   unsigned int freeze);
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 				size_t count, bool nonblock);
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,

@@ -36,13 +36,18 @@ void fusd_unlock(void)
 /* Drop one reference to an open record; called with the table lock. */
 void fusd_open_put(struct fusd_open *o)
 {
-	if (o && --o->refs == 0)
+	if (o && --o->refs == 0) {
+		pthread_mutex_destroy(&o->poll_lock);
 		free(o);
+	}
 }
 
-/* Forget the INTERRUPTs not matched yet; called with the table lock. */
+/* Forget the INTERRUPTs not matched yet and the dropped calls; called
+ * with the table lock.
+ */
 void fusd_intr_free_locked(struct fusd_dev *dev)
 {
+	struct fusd_dropped *d, *dnext;
 	struct fusd_intr *e, *next;
 
 	for (e = dev->interrupts; e; e = next) {
@@ -50,6 +55,11 @@ void fusd_intr_free_locked(struct fusd_dev *dev)
 		free(e);
 	}
 	dev->interrupts = NULL;
+	for (d = dev->dropped; d; d = dnext) {
+		dnext = d->next;
+		free(d);
+	}
+	dev->dropped = NULL;
 }
 
 /* Drop one reference to a device; called with the table lock. */

@@ -110,6 +110,10 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 	dev->refs++;
 	if (req->hdr.opcode == FUSD_OP_OPEN) {
 		o = calloc(1, sizeof(*o));
+		if (o && pthread_mutex_init(&o->poll_lock, NULL)) {
+			free(o);
+			o = NULL;
+		}
 		if (o) {
 			struct fusd_open **p = fusd_open_slot(dev, req->fh);
 
@@ -152,22 +156,60 @@ static int fusd_send_notify(int fd, uint64_t fh, unsigned int mask)
 }
 
 /*
+ * Poll masks of one open file reach the kernel in the order the driver set
+ * them, from any thread: each takes a number under the file's poll_lock,
+ * and one is written (under that lock) only while no later one was set;
+ * a later one will be, or was, written itself.
+ */
+static unsigned int fusd_poll_number(struct fusd_open *o)
+{
+	unsigned int seq;
+
+	pthread_mutex_lock(&o->poll_lock);
+	seq = ++o->poll_seq;
+	pthread_mutex_unlock(&o->poll_lock);
+	return seq;
+}
+
+/* Write mask number 'seq' as a notification, if it is still the latest. */
+static int fusd_poll_send_if_latest(struct fusd_open *o, int fd, uint64_t fh,
+				    unsigned int mask, unsigned int seq)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&o->poll_lock);
+	if (seq == o->poll_seq)
+		ret = fusd_send_notify(fd, fh, mask);
+	pthread_mutex_unlock(&o->poll_lock);
+	return ret;
+}
+
+/*
  * A poll mask for the open file of 'ctx': carried by the reply of the
  * request whose callback runs on this thread if it is for the same file,
- * not answered yet, and the kernel granted FUSD_FEATURE_REPLY_POLL (last
- * one wins); otherwise sent now.  'fd' is the channel, -1 if none.
+ * not answered yet, and the kernel granted FUSD_FEATURE_REPLY_POLL;
+ * otherwise sent now.  'fd' is the channel, -1 if none.
  */
 static int fusd_set_poll(struct fusd_call_ctx *ctx, int fd, unsigned int mask)
 {
 	struct fusd_call_ctx *cur = fusd_running;
+	struct fusd_open *o = ctx->open;
+	unsigned int seq;
+	int stored = 0;
 
-	if (cur && cur->dev == ctx->dev && cur->req.fh == ctx->req.fh &&
+	if (fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (!o)
+		return fusd_send_notify(fd, ctx->req.fh, mask);
+	seq = fusd_poll_number(o);
+	if (cur && cur->open == o &&
 	    (ctx->dev->features & FUSD_FEATURE_REPLY_POLL)) {
-		int stored = 0;
-
 		fusd_lock();
 		if (!cur->answered) {
 			cur->poll_mask = mask;
+			cur->poll_seq = seq;
 			cur->has_poll_mask = 1;
 			stored = 1;
 		}
@@ -175,11 +217,7 @@ static int fusd_set_poll(struct fusd_call_ctx *ctx, int fd, unsigned int mask)
 		if (stored)
 			return 0;
 	}
-	if (fd < 0) {
-		errno = EPIPE;
-		return -1;
-	}
-	return fusd_send_notify(fd, ctx->req.fh, mask);
+	return fusd_poll_send_if_latest(o, fd, ctx->req.fh, mask, seq);
 }
 
 /* Send a reply straight from a request (no driver involved). */
@@ -243,10 +281,16 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 {
 	struct fusd_dev *dev = ctx->dev;
 	int unblock_now, notify = 0, fd = -1;
-	unsigned int mask = 0;
+	unsigned int mask = 0, seq = 0;
 
 	fusd_lock();
 	ctx->in_callback = 0;
+	/* Answered by its callback: no longer the driver's to unblock (an
+	 * INTERRUPT arriving now finds nothing and is kept, then answered
+	 * -EAGAIN, which the kernel drops once this answer is in).
+	 */
+	if (ret != -FUSD_NOREPLY)
+		fusd_deferred_unlink(ctx);
 	/* An INTERRUPT that came while the callback ran is delivered now,
 	 * once the driver holds the call.
 	 */
@@ -258,11 +302,13 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 	if (ctx->has_poll_mask && (ret == -FUSD_NOREPLY || ctx->answered)) {
 		ctx->has_poll_mask = 0;
 		mask = ctx->poll_mask;
-		notify = !dev->dead;
+		seq = ctx->poll_seq;
+		notify = !dev->dead && ctx->open;
 		fd = dev->fd;
 	}
 	fusd_unlock();
-	if (notify && fusd_send_notify(fd, ctx->req.fh, mask) &&
+	if (notify &&
+	    fusd_poll_send_if_latest(ctx->open, fd, ctx->req.fh, mask, seq) &&
 	    errno != EPIPE)
 		perror("fusd: poll notification");
 	if (ret != -FUSD_NOREPLY)
@@ -381,6 +427,21 @@ static void fusd_poll_cycle(struct fusd_dev *dev,
 	fusd_finish(ctx, dev->fops.poll_diff(&ctx->info, cached));
 }
 
+/* Was call 'id' dropped by the driver?  Forgets it; table lock held. */
+static int fusd_undrop_locked(struct fusd_dev *dev, uint64_t id)
+{
+	struct fusd_dropped **p, *d;
+
+	for (p = &dev->dropped; (d = *p); p = &d->next) {
+		if (d->id == id) {
+			*p = d->next;
+			free(d);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * The caller of a request got a signal: run unblock() if the driver holds
  * the call (deferred), later if its callback still runs, and keep the
@@ -391,7 +452,7 @@ static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 {
 	struct fusd_call_ctx *ctx;
 	struct fusd_intr *e = NULL;
-	int again = 0;
+	int again = 0, eintr = 0;
 
 	fusd_lock();
 	for (ctx = dev->deferred; ctx; ctx = ctx->next_deferred)
@@ -403,6 +464,8 @@ static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 			ctx = NULL;	/* fusd_finish delivers it */
 		else
 			ctx->refs++;
+	} else if (fusd_undrop_locked(dev, req->u.interrupt.id)) {
+		eintr = 1;	/* a call the driver dropped: end it */
 	} else {
 		/* Not tracked yet: keep it until the call is, or until a
 		 * later request shows it is stale (fusd_intr_sweep).
@@ -420,6 +483,11 @@ static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 	fusd_unlock();
 	if (again)
 		fusd_reply_now(dev, req, -EAGAIN);
+	if (eintr) {
+		struct fusd_request call = { .hdr.id = req->u.interrupt.id };
+
+		fusd_reply_now(dev, &call, -EINTR);
+	}
 	if (!ctx)
 		return;
 	if (dev->fops.unblock)
@@ -620,9 +688,16 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 
 	len = fusd_proto_reply(&ctx->reply, &ctx->req, retval, ctx->offset,
 			       data_len);
-	if (has_mask) {	/* set by the callback: see fusd_set_poll */
-		ctx->reply.flags |= FUSD_REPLY_POLL;
-		ctx->reply.poll_mask = ctx->poll_mask;
+	/* A mask set by the callback (see fusd_set_poll) rides along while
+	 * no later one was set for the file; the file's poll_lock keeps it
+	 * in order with the others.
+	 */
+	if (has_mask && ctx->open) {
+		pthread_mutex_lock(&ctx->open->poll_lock);
+		if (ctx->poll_seq == ctx->open->poll_seq) {
+			ctx->reply.flags |= FUSD_REPLY_POLL;
+			ctx->reply.poll_mask = ctx->poll_mask;
+		}
 	}
 	if (fd < 0) {
 		ret = -1;
@@ -631,12 +706,14 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 		ret = -1;
 		err = errno;
 		/* A refused reply must not take the poll mask with it. */
-		if (has_mask && err != EPIPE)
+		if ((ctx->reply.flags & FUSD_REPLY_POLL) && err != EPIPE)
 			fusd_send_notify(fd, ctx->req.fh, ctx->poll_mask);
-	} else if (op == FUSD_OP_OPEN && retval == 0 &&
-		   ctx->dev->fops.poll_diff) {
-		fusd_poll_cycle(ctx->dev, &ctx->req, 0);
 	}
+	if (has_mask && ctx->open)
+		pthread_mutex_unlock(&ctx->open->poll_lock);
+	if (!ret && op == FUSD_OP_OPEN && retval == 0 &&
+	    ctx->dev->fops.poll_diff)
+		fusd_poll_cycle(ctx->dev, &ctx->req, 0);
 	fusd_ctx_put(ctx);
 	errno = err ? err : errno;
 	return ret;
@@ -718,6 +795,27 @@ FUSD_API int fusd_set_ioctl_length(struct fusd_file_info *file, size_t length)
 	return 0;
 }
 
+/*
+ * Remember a call dropped unanswered: its caller still waits, and when a
+ * signal reaches it (an INTERRUPT) the call ends with EINTR, as it did in
+ * classic FUSD.  Not for the poll_diff pseudo-calls nor RELEASE, which
+ * nobody waits for.  Called with the table lock.
+ */
+static void fusd_drop_locked(struct fusd_call_ctx *ctx)
+{
+	struct fusd_dropped *d;
+	uint16_t op = ctx->req.hdr.opcode;
+
+	if (op == FUSD_OP_POLL || op == FUSD_OP_RELEASE || ctx->dev->dead)
+		return;
+	d = malloc(sizeof(*d));
+	if (!d)
+		return;		/* the caller waits until killed */
+	d->id = ctx->req.hdr.id;
+	d->next = ctx->dev->dropped;
+	ctx->dev->dropped = d;
+}
+
 FUSD_API void fusd_destroy(struct fusd_file_info *file)
 {
 	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
@@ -733,6 +831,7 @@ FUSD_API void fusd_destroy(struct fusd_file_info *file)
 		 */
 		eintr = ctx->interrupted && ctx->req.hdr.opcode != FUSD_OP_POLL;
 		if (!eintr) {
+			fusd_drop_locked(ctx);
 			fusd_ctx_answered_locked(ctx);
 			fusd_ctx_put_locked(ctx);
 		}

@@ -3,6 +3,7 @@
 #ifndef LIBFUSD_I_H
 #define LIBFUSD_I_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,12 @@ struct fusd_open {
 	unsigned int refs;	/* the open itself + calls in flight */
 	int closed;		/* released (or refused): no more polling */
 	struct fusd_open *next;
+	/* Poll masks reach the kernel in the order the driver set them:
+	 * each one takes a number, and a reply carries its mask only if no
+	 * later one was set (see fusd_set_poll).
+	 */
+	pthread_mutex_t poll_lock;	/* held while a mask is written */
+	unsigned int poll_seq;		/* number of the latest mask */
 };
 
 #define FUSD_OPEN_BUCKETS 64
@@ -46,6 +53,14 @@ struct fusd_intr {
 	struct fusd_intr *next;
 };
 
+/* A call the driver dropped with fusd_destroy() unanswered: its caller
+ * still waits; a signal to it ends the call with EINTR, as in classic FUSD.
+ */
+struct fusd_dropped {
+	uint64_t id;
+	struct fusd_dropped *next;
+};
+
 /* One registered device = one channel descriptor. */
 struct fusd_dev {
 	int fd;			/* channel; /dev/null once unregistered */
@@ -58,6 +73,7 @@ struct fusd_dev {
 	struct fusd_open *opens[FUSD_OPEN_BUCKETS];
 	struct fusd_call_ctx *deferred;	/* calls not answered yet */
 	struct fusd_intr *interrupts;	/* INTERRUPTs not matched yet */
+	struct fusd_dropped *dropped;	/* destroyed calls still waiting */
 };
 
 /*
@@ -76,6 +92,7 @@ struct fusd_call_ctx {
 	int interrupted;	/* the caller got a signal (INTERRUPT) */
 	int has_poll_mask;	/* the reply carries poll_mask */
 	unsigned int poll_mask;	/* FUSD_REPLY_POLL: mask set in the callback */
+	unsigned int poll_seq;	/* its number (fusd_open.poll_seq) */
 	unsigned int poll_cached;	/* poll_diff: the state last reported */
 	struct fusd_dev *dev;
 	struct fusd_open *open;

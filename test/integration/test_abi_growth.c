@@ -378,6 +378,25 @@ static void test_version_sizes(void **state)
 	assert_int_equal(v.reserved, 0);
 	assert_true(v.features == FUSD_FEATURES_ALL);
 
+	/* A newer caller's larger struct: what this kernel does not know
+	 * reads as zero, not as what was there before.
+	 */
+	{
+		struct {
+			struct fusd_version v;
+			__u64 later[3];
+		} big;
+
+		memset(&big, 0xff, sizeof(big));
+		assert_int_equal(ioctl(fd, _IOR(FUSD_IOC_MAGIC,
+						FUSD_IOC_NR_VERSION, big),
+				       &big), 0);
+		assert_int_equal(big.v.major, FUSD_PROTO_MAJOR);
+		assert_true(big.v.features == FUSD_FEATURES_ALL);
+		for (i = 0; i < 3; i++)
+			assert_true(big.later[i] == 0);
+	}
+
 	/* Smaller than 1.0's struct, or the wrong direction: ENOTTY. */
 	assert_int_equal(ioctl(fd, _IOR(FUSD_IOC_MAGIC, FUSD_IOC_NR_VERSION,
 					__u32), &v), -1);

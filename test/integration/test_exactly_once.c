@@ -5,17 +5,24 @@
  * INTERRUPT answered -EINTR gives EINTR or a restart; SIGKILL ends a caller
  * whose daemon ignores INTERRUPT; parked OPENs stay bounded
  */
+#define _GNU_SOURCE		/* pthread_timedjoin_np */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "itest.h"
 #include "rawchan.h"
@@ -517,6 +524,164 @@ static void test_killed_opener_released_once(void **state)
 	close(chan);
 }
 
+/*
+ * A caller killed while the daemon holds its READ: the late reply is not
+ * an error and still sets the file's poll mask, which another process
+ * sharing the file (fork) sees; the call stays pending until that reply.
+ */
+static void test_late_reply_sets_shared_mask(void **state)
+{
+	struct fusd_register reg;
+	struct fusd_request req;
+	struct pollfd pfd;
+	struct fusd_reply rep;
+	int chan, fd, status;
+	uint64_t fh;
+	pid_t pid;
+
+	(void)state;
+	chan = open("/dev/fusd/control", O_RDWR);
+	assert_true(chan >= 0);
+	raw_register_init(&reg, NAME, 0666);
+	reg.flags = FUSD_REGISTER_POLL;		/* files start not ready */
+	reg.features = FUSD_FEATURE_REPLY_POLL;
+	assert_int_equal(ioctl(chan, FUSD_IOC_REGISTER, &reg), 0);
+	assert_true(reg.features == FUSD_FEATURE_REPLY_POLL);
+	fd = open_node(chan, &fh);
+
+	pid = fork_client();
+	if (pid == 0) {
+		char c;
+
+		_exit(read(fd, &c, 1) >= 0 ? 0 : 3);	/* the shared file */
+	}
+	next_call(chan, &req, NULL, 0);
+	assert_int_equal(req.hdr.opcode, FUSD_OP_READ);
+	assert_int_equal(kill(pid, SIGKILL), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(itest_sysfs(NAME, "pending"), 1);
+
+	memset(&rep, 0, sizeof(rep));
+	rep.hdr.size = sizeof(rep);
+	rep.hdr.hdr_size = sizeof(rep);
+	rep.hdr.opcode = FUSD_OP_REPLY;
+	rep.hdr.id = req.hdr.id;
+	rep.result = -EAGAIN;
+	rep.flags = FUSD_REPLY_POLL;
+	rep.poll_mask = POLLIN | POLLRDNORM;
+	assert_int_equal(write(chan, &rep, sizeof(rep)), sizeof(rep));
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	assert_int_equal(poll(&pfd, 1, 0), 1);
+	assert_true(pfd.revents & POLLIN);
+	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
+	close(fd);
+	close(chan);
+}
+
+struct chan_reader {
+	pthread_t thread;
+	int chan;
+	char *buf;
+	size_t len;
+	ssize_t ret;
+	int err;
+};
+
+static void *chan_reader_main(void *arg)
+{
+	struct chan_reader *c = arg;
+
+	c->ret = read(c->chan, c->buf, c->len);
+	c->err = errno;
+	return NULL;
+}
+
+/*
+ * The caller gets a signal while its request is being copied to the
+ * daemon, and that copy fails (the daemon's buffer runs into a page it
+ * cannot write): the daemon never had the call, so it is withdrawn (EINTR)
+ * instead of waiting on for an answer that cannot come.  The copy is held
+ * in the middle with userfaultfd.
+ */
+static void test_signal_during_failed_delivery(void **state)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register ureg;
+	struct uffdio_copy ucopy;
+	struct uffd_msg msg;
+	struct chan_reader cr;
+	struct pollfd pfd;
+	struct timespec until;
+	struct reader r;
+	char *mem, *src;
+	int chan, fd, uffd;
+	uint64_t fh;
+
+	(void)state;
+	set_handler(0);
+	chan = raw_register(NAME, 0666);
+	fd = open_node(chan, &fh);
+
+	uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	assert_true(uffd >= 0);
+	assert_int_equal(ioctl(uffd, UFFDIO_API, &api), 0);
+	mem = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(mem != MAP_FAILED);
+	assert_int_equal(mprotect(mem + pg, pg, PROT_NONE), 0);
+	ureg.range.start = (uintptr_t)mem;
+	ureg.range.len = pg;
+	ureg.mode = UFFDIO_REGISTER_MODE_MISSING;
+	assert_int_equal(ioctl(uffd, UFFDIO_REGISTER, &ureg), 0);
+
+	reader_start(&r, fd);			/* the READ is queued */
+	assert_int_equal(itest_wait_sysfs(NAME, "pending", 1, 5000), 0);
+	/* 40 bytes of the request fit before the page it cannot write. */
+	cr.chan = chan;
+	cr.buf = mem + pg - 40;
+	cr.len = sizeof(struct fusd_request);
+	assert_int_equal(pthread_create(&cr.thread, NULL, chan_reader_main,
+					&cr), 0);
+	pfd.fd = uffd;
+	pfd.events = POLLIN;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);	/* the copy is held */
+	assert_int_equal(read(uffd, &msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(msg.event, UFFD_EVENT_PAGEFAULT);
+
+	assert_int_equal(pthread_kill(r.thread, SIGUSR1), 0);
+	usleep(200 * 1000);		/* the signal lands mid-copy */
+	src = calloc(1, pg);
+	assert_non_null(src);
+	ucopy.dst = (uintptr_t)mem;
+	ucopy.src = (uintptr_t)src;
+	ucopy.len = pg;
+	ucopy.mode = 0;
+	assert_int_equal(ioctl(uffd, UFFDIO_COPY, &ucopy), 0);
+	pthread_join(cr.thread, NULL);
+	assert_int_equal(cr.ret, -1);		/* the daemon got nothing */
+	assert_int_equal(cr.err, EFAULT);
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	assert_int_equal(pthread_timedjoin_np(r.thread, NULL, &until), 0);
+	assert_int_equal(r.ret, -1);
+	assert_int_equal(r.err, EINTR);
+	/* Withdrawn: neither the READ nor an INTERRUPT is left for it. */
+	assert_int_equal(fcntl(chan, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(read(chan, src, pg), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
+	free(src);
+	close(uffd);
+	munmap(mem, 2 * pg);
+	close(fd);
+	close(chan);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -526,6 +691,8 @@ int main(void)
 		cmocka_unit_test(test_sigkill_ends_ignored_call),
 		cmocka_unit_test(test_parked_open_interrupted),
 		cmocka_unit_test(test_killed_opener_released_once),
+		cmocka_unit_test(test_late_reply_sets_shared_mask),
+		cmocka_unit_test(test_signal_during_failed_delivery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

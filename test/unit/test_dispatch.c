@@ -4,6 +4,7 @@
  * fake channel (a SOCK_SEQPACKET socket pair standing in for the kernel)
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -755,6 +756,17 @@ static int get_msg(struct fake *f, struct fusd_reply *rep,
 	return hdr.opcode;
 }
 
+/* A poll mask rides only on calls of a file the library knows is open. */
+static void open_fh(struct fake *f, uint64_t fh)
+{
+	struct fusd_reply rep;
+	struct fusd_notify_poll np;
+
+	send_req(f, FUSD_OP_OPEN, fh, NULL, 0, 0);
+	assert_int_equal(get_msg(f, &rep, &np), FUSD_OP_REPLY);
+	assert_int_equal(rep.result, 0);
+}
+
 static void test_poll_mask_in_reply(void **state)
 {
 	struct fake *f = *state;
@@ -763,6 +775,7 @@ static void test_poll_mask_in_reply(void **state)
 	uint64_t id;
 
 	reattach(f, &pb_fops, FUSD_FEATURE_REPLY_POLL);
+	open_fh(f, 7);
 	pb_masks[0] = POLLIN;
 	pb_masks[1] = POLLOUT | POLLWRNORM;	/* the last one wins */
 	pb_nmasks = 2;
@@ -841,6 +854,8 @@ static void test_poll_mask_other_file_or_answered(void **state)
 	struct fusd_file_info *held;
 
 	reattach(f, &pb_fops, FUSD_FEATURE_REPLY_POLL);
+	open_fh(f, 7);
+	open_fh(f, 8);
 	pb_defer = 1;
 	send_req(f, FUSD_OP_READ, 8, NULL, 0, 16);	/* fh 8 held */
 	held = deferred;
@@ -873,6 +888,104 @@ static void test_poll_mask_other_file_or_answered(void **state)
 	assert_int_equal(rep.poll_mask, POLLOUT);
 	assert_int_equal(get_msg(f, &rep, &np), FUSD_OP_NOTIFY_POLL);
 	assert_int_equal(np.mask, POLLHUP);
+	assert_no_reply(f);
+}
+
+/* Masks of one file set by two threads reach the kernel in the order
+ * they were set, although one of them waits for its call's reply.
+ */
+static struct fusd_file_info *order_held;
+
+static void *order_other_thread(void *arg)
+{
+	(void)arg;
+	/* Not in a callback: sent at once, and it is the latest. */
+	assert_int_equal(fusd_notify_poll(order_held, 0), 0);
+	return NULL;
+}
+
+static ssize_t order_read(struct fusd_file_info *file, char *buf,
+			  size_t len, loff_t *offset)
+{
+	pthread_t t;
+
+	(void)len; (void)offset;
+	if (!order_held) {
+		order_held = file;
+		return -FUSD_NOREPLY;
+	}
+	/* Data consumed elsewhere first: POLLIN, then (another thread,
+	 * under the driver's own ordering) nothing ready.
+	 */
+	assert_int_equal(fusd_notify_poll(file, POLLIN), 0);
+	assert_int_equal(pthread_create(&t, NULL, order_other_thread, NULL), 0);
+	pthread_join(t, NULL);
+	memcpy(buf, "ok", 2);
+	return 2;
+}
+
+static const struct fusd_file_operations order_fops = { .read = order_read };
+
+static void test_poll_masks_keep_their_order(void **state)
+{
+	struct fake *f = *state;
+	struct fusd_reply rep;
+	struct fusd_notify_poll np;
+
+	reattach(f, &order_fops, FUSD_FEATURE_REPLY_POLL);
+	order_held = NULL;
+	open_fh(f, 7);
+	send_req(f, FUSD_OP_READ, 7, NULL, 0, 16);	/* held */
+	assert_non_null(order_held);
+	send_req(f, FUSD_OP_READ, 7, NULL, 0, 16);
+	assert_int_equal(get_msg(f, &rep, &np), FUSD_OP_NOTIFY_POLL);
+	assert_int_equal(np.mask, 0);
+	assert_int_equal(get_msg(f, &rep, &np), FUSD_OP_REPLY);
+	assert_int_equal(rep.result, 2);
+	/* The older POLLIN does not ride on the reply: it would undo 0. */
+	assert_int_equal(rep.flags & FUSD_REPLY_POLL, 0);
+	assert_int_equal(rep.poll_mask, 0);
+	assert_no_reply(f);
+	fusd_destroy(order_held);
+}
+
+/* A call the driver dropped without an answer: its caller's INTERRUPT
+ * ends it with EINTR (classic FUSD), once, and is not kept.
+ */
+static struct fusd_file_info *drop_held;
+
+static ssize_t drop_read(struct fusd_file_info *file, char *buf, size_t len,
+			 loff_t *offset)
+{
+	(void)buf; (void)len; (void)offset;
+	drop_held = file;
+	return -FUSD_NOREPLY;
+}
+
+static const struct fusd_file_operations drop_fops = { .read = drop_read };
+
+static void test_interrupt_of_dropped_call(void **state)
+{
+	struct fake *f = *state;
+	struct fusd_reply rep;
+	char data[64];
+	uint64_t id;
+
+	reattach(f, &drop_fops, 0);
+	open_fh(f, 2);
+	drop_held = NULL;
+	id = send_req(f, FUSD_OP_READ, 2, NULL, 0, 8);
+	assert_non_null(drop_held);
+	fusd_destroy(drop_held);
+	assert_no_reply(f);
+	send_interrupt(f, id);
+	assert_int_equal(get_reply(f, &rep, data, sizeof(data)), 0);
+	assert_true(rep.hdr.id == id);
+	assert_int_equal(rep.result, -EINTR);
+	/* A second INTERRUPT for it is no longer matched as dropped: kept,
+	 * then answered -EAGAIN by the next request.
+	 */
+	send_interrupt(f, id);
 	assert_no_reply(f);
 }
 
@@ -1139,6 +1252,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_poll_mask_without_feature, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_mask_of_deferred_call_goes_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_poll_mask_other_file_or_answered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_poll_masks_keep_their_order,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_interrupt_of_dropped_call,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_classic_poll_diff_answer_in_reply, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ioctl_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fops_copied, setup, teardown),

@@ -39,11 +39,15 @@
  *     reserved field, result out of range, payload longer than the request
  *     allows, id never issued) fails the write with -EINVAL; if the reply
  *     named a request that is still waiting, that caller gets -EIO.
- *   - A reply to a request that no longer waits (its caller was killed
- *     by a fatal signal, or the INTERRUPT it answers is over) is consumed
- *     silently: it is not an error for the daemon.
+ *   - A reply naming an id the kernel issued that awaits no reply (a
+ *     call already answered, an INTERRUPT that is over, a call withdrawn
+ *     before the daemon had it) is consumed silently: it is not an error
+ *     for the daemon.  A call whose caller was killed still awaits its
+ *     reply (see "Signals").
  *   - Replies are matched to requests by the 64-bit 'id' only.  Ids are
- *     never 0 and grow monotonically on a channel.
+ *     never 0, unique on a channel and issued in increasing order; a
+ *     request may come again under its id (an INTERRUPT re-sent after
+ *     -EAGAIN, a request whose copy to the daemon's buffer failed).
  *
  * Results follow kernel conventions: a negative 'result' is -errno
  * (between -1 and -FUSD_ERRNO_MAX); zero or positive is the system call's
@@ -64,9 +68,18 @@
  *     then fails with EINTR, or restarts the call under SA_RESTART as a
  *     new request.  A daemon that ignores INTERRUPT behaves as a kernel
  *     driver that ignores signals until it answers.
- *   - A fatal signal abandons the call: a late reply to it is consumed
- *     silently.  An OPEN accepted after its caller left is undone with a
- *     RELEASE, so RELEASE comes exactly once per accepted OPEN.
+ *   - A fatal signal abandons the call: nobody waits for it any more, but
+ *     it stays pending until the daemon answers, and that late reply is
+ *     consumed without error and still sets the file's poll mask (another
+ *     process may share the file).  An OPEN accepted after its caller left
+ *     is undone with a RELEASE, so RELEASE comes exactly once per accepted
+ *     OPEN.  A signal that comes while the request is being copied to the
+ *     daemon, when that copy fails, withdraws it as if it were still
+ *     queued.
+ *   - A channel that negotiated minor 0 keeps the 1.0 rule, made for
+ *     daemons that do not answer interrupted calls: a signal withdraws
+ *     the call even after the daemon read it, the INTERRUPT then needs no
+ *     answer, and an OPEN read by the daemon is undone as above.
  *
  * Requests, and what their reply carries:
  *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses.
@@ -116,7 +129,8 @@
  *                    holds it) may reply to the INTERRUPT's own id with
  *                    result -EAGAIN: the kernel queues the INTERRUPT again
  *                    behind the requests waiting now, for as long as the
- *                    call it names waits.  Any other reply to it, or a
+ *                    call it names waits.  Any other valid reply to it
+ *                    (result 0 or -errno, no payload, no flags), or any
  *                    reply once that call is over, is consumed silently.
  *
  * Poll: the kernel keeps a poll mask per open file and never asks the
@@ -144,6 +158,9 @@
  *                    not speak.
  *   FUSD_IOC_VERSION returns the kernel's protocol version and, from 1.1,
  *                    every FUSD_FEATURE_* it has.  Needs no registration.
+ *                    Its struct grew in 1.1, so its command number did: a
+ *                    1.0 kernel answers only the 8-byte form (ENOTTY to
+ *                    FUSD_IOC_VERSION as 1.1 defines it).
  *   FUSD_IOC_COPY_FROM_CALLER, FUSD_IOC_COPY_TO_CALLER  for ioctls whose
  *                    data _IOC_SIZE does not describe (pointers inside
  *                    structs, variable buffers): while IOCTL request 'id'
