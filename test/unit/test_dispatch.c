@@ -201,6 +201,24 @@ static void assert_no_reply(struct fake *f)
 	assert_int_equal(errno, EAGAIN);
 }
 
+/* Open fh 2 (its private data makes reads defer) and have one READ of
+ * 32 bytes held by the driver; returns that READ's id.
+ */
+static uint64_t hold_read(struct fake *f)
+{
+	struct fusd_reply rep;
+	char data[64];
+	uint64_t id;
+
+	opens = 999;					/* next pd: 2000 */
+	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
+	get_reply(f, &rep, data, sizeof(data));
+	id = send_req(f, FUSD_OP_READ, 2, NULL, 0, 32);
+	assert_non_null(deferred);
+	return id;
+}
+
+
 static void test_open_read_write_close(void **state)
 {
 	struct fake *f = *state;
@@ -267,12 +285,7 @@ static void test_deferred_reply(void **state)
 
 	send_req(f, FUSD_OP_OPEN, 1, NULL, 0, 0);	/* pd 1001 */
 	get_reply(f, &rep, data, sizeof(data));
-	opens = 999;					/* next pd: 2000 */
-	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
-	get_reply(f, &rep, data, sizeof(data));
-
-	id = send_req(f, FUSD_OP_READ, 2, NULL, 0, 32);
-	assert_non_null(deferred);
+	id = hold_read(f);
 	assert_no_reply(f);
 	assert_int_equal(fusd_get_call_type(deferred), FUSD_OP_READ);
 	assert_int_equal(fusd_get_length(deferred), 32);
@@ -311,11 +324,7 @@ static void test_interrupt_runs_unblock(void **state)
 	char data[64];
 	uint64_t id;
 
-	opens = 999;
-	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
-	get_reply(f, &rep, data, sizeof(data));
-	id = send_req(f, FUSD_OP_READ, 2, NULL, 0, 32);
-	assert_non_null(deferred);
+	id = hold_read(f);
 
 	send_interrupt(f, id + 100);	/* not ours: ignored */
 	assert_int_equal(unblocked, 0);
@@ -434,14 +443,8 @@ static void test_unknown_opcode_and_defaults(void **state)
 static void test_return_after_unregister(void **state)
 {
 	struct fake *f = *state;
-	struct fusd_reply rep;
-	char data[64];
 
-	opens = 999;
-	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
-	get_reply(f, &rep, data, sizeof(data));
-	send_req(f, FUSD_OP_READ, 2, NULL, 0, 32);
-	assert_non_null(deferred);
+	hold_read(f);
 	assert_int_equal(fusd_unregister(f->chan), 0);
 	/* The channel is gone: the late answer fails cleanly. */
 	assert_int_equal(fusd_return(deferred, 0), -1);
@@ -556,11 +559,7 @@ static void test_destroy_of_interrupted_call_answers_eintr(void **state)
 	char data[64];
 	uint64_t id;
 
-	opens = 999;
-	send_req(f, FUSD_OP_OPEN, 2, NULL, 0, 0);
-	get_reply(f, &rep, data, sizeof(data));
-	id = send_req(f, FUSD_OP_READ, 2, NULL, 0, 32);
-	assert_non_null(deferred);
+	id = hold_read(f);
 	send_interrupt(f, id);
 	assert_int_equal(unblocked, 1);
 	/* Classic drivers destroy in unblock: the waiting caller gets EINTR. */
