@@ -34,23 +34,26 @@ void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan)
 	req->gid = from_kgid_munged(user_ns, current_fsgid());
 }
 
-struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
-				size_t payload_len)
-{
-	size_t msg_len = sizeof(struct fusd_request) + payload_len;
-	struct fusd_request *req;
-	struct fusd_call *call;
+/*
+ * Most calls on a channel at once (queued or awaiting a reply, not
+ * counting RELEASEs and INTERRUPTs): beyond it callers wait, or get
+ * EAGAIN under O_NONBLOCK, so a daemon that stops answering can never make
+ * the kernel hold unbounded memory.
+ */
+unsigned int fusd_max_pending = 1024;
+module_param_named(max_pending, fusd_max_pending, uint, 0644);
+MODULE_PARM_DESC(max_pending, "Most calls waiting on one daemon channel (default 1024)");
 
-	call = kvzalloc(struct_size(call, msg, msg_len), GFP_KERNEL_ACCOUNT);
-	if (!call)
-		return NULL;
+static void fusd_call_init(struct fusd_call *call, struct fusd_channel *chan,
+			   u64 fh, u16 opcode, size_t msg_len)
+{
+	struct fusd_request *req = (struct fusd_request *)call->msg;
+
 	refcount_set(&call->ref, 1);
 	call->state = FUSD_CALL_NEW;
 	INIT_LIST_HEAD(&call->link);
 	init_completion(&call->done);
 	call->msg_len = msg_len;
-
-	req = (struct fusd_request *)call->msg;
 	call->req = req;
 	req->hdr.size = msg_len;
 	req->hdr.hdr_size = sizeof(*req);
@@ -59,21 +62,62 @@ struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 	if (in_compat_syscall())
 		req->flags |= FUSD_REQ_COMPAT;
 	fusd_call_set_caller(call, chan);
+}
+
+/*
+ * A call and, for a call a caller waits for, its INTERRUPT: one block, so
+ * that a signal never finds the daemon impossible to tell.
+ */
+struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
+				size_t payload_len)
+{
+	size_t msg_len = sizeof(struct fusd_request) + payload_len;
+	bool waited = opcode != FUSD_OP_RELEASE && opcode != FUSD_OP_INTERRUPT;
+	struct fusd_call *call;
+	size_t size, intr_at;
+
+	size = ALIGN(struct_size(call, msg, msg_len), 8);
+	intr_at = size;
+	if (waited)
+		size += struct_size(call, msg, sizeof(struct fusd_request));
+	call = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	if (!call)
+		return NULL;
+	fusd_call_init(call, chan, fh, opcode, msg_len);
+	if (waited) {
+		call->intr = (struct fusd_call *)((u8 *)call + intr_at);
+		fusd_call_init(call->intr, chan, fh, FUSD_OP_INTERRUPT,
+			       sizeof(struct fusd_request));
+		call->intr->owner = call;
+	}
 	return call;
+}
+
+/* An INTERRUPT's references are those of the call it is part of. */
+static struct fusd_call *fusd_call_base(struct fusd_call *call)
+{
+	return call->owner ? call->owner : call;
+}
+
+static void fusd_call_get(struct fusd_call *call)
+{
+	refcount_inc(&fusd_call_base(call)->ref);
 }
 
 void fusd_call_put(struct fusd_call *call)
 {
-	if (!call || !refcount_dec_and_test(&call->ref))
+	if (!call)
+		return;
+	call = fusd_call_base(call);
+	if (!refcount_dec_and_test(&call->ref))
 		return;
 	fusd_call_put(call->undo);
 	if (call->caller)
 		put_task_struct(call->caller);
 	if (call->caller_cred)
 		put_cred(call->caller_cred);
-	fusd_call_put(call->intr);
 	kvfree(call->data);
-	kvfree(call);
+	kvfree(call);		/* its INTERRUPT too */
 }
 
 /* Give the daemon a call; the channel keeps the reference passed in. */
@@ -83,16 +127,61 @@ static void fusd_queue_locked(struct fusd_channel *chan, struct fusd_call *call)
 	call->req->hdr.id = ++chan->next_id;
 	call->state = FUSD_CALL_QUEUED;
 	list_add_tail(&call->link, &chan->queue);
+	if (call->req->hdr.opcode != FUSD_OP_INTERRUPT && !call->counted) {
+		call->counted = true;
+		chan->npending++;
+	}
 }
 
+/* The call leaves the channel: one pending call less. */
+static void fusd_done_locked(struct fusd_channel *chan, struct fusd_call *call)
+{
+	lockdep_assert_held(&chan->lock);
+	call->state = FUSD_CALL_DONE;
+	if (call->counted) {
+		call->counted = false;
+		chan->npending--;
+		wake_up(&chan->room);
+	}
+}
+
+static bool fusd_has_room(struct fusd_channel *chan)
+{
+	return READ_ONCE(chan->npending) < max(1U, READ_ONCE(fusd_max_pending)) ||
+	       READ_ONCE(chan->dead);
+}
+
+/*
+ * Queue a call.  Beyond max_pending the caller waits for room (nothing is
+ * queued yet, so a signal simply restarts the call), or gets -EAGAIN if
+ * its file is O_NONBLOCK.  A RELEASE and a call nobody waits for always
+ * go: close() never blocks, and there is at most one of each per file.
+ */
 int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 {
-	spin_lock(&chan->lock);
-	if (chan->dead) {
+	bool capped = !call->orphan &&
+		      call->req->hdr.opcode != FUSD_OP_RELEASE;
+	int err;
+
+	for (;;) {
+		spin_lock(&chan->lock);
+		if (chan->dead) {
+			spin_unlock(&chan->lock);
+			return -EPIPE;
+		}
+		if (!capped || chan->npending <
+		    max(1U, READ_ONCE(fusd_max_pending)))
+			break;
 		spin_unlock(&chan->lock);
-		return -EPIPE;
+		/* close() (FLUSH) waits rather than fail with EAGAIN. */
+		if (call->req->f_flags & O_NONBLOCK &&
+		    call->req->hdr.opcode != FUSD_OP_FLUSH)
+			return -EAGAIN;
+		err = wait_event_interruptible(chan->room, fusd_has_room(chan));
+		if (err)
+			return err;
 	}
-	refcount_inc(&call->ref);
+	fusd_call_get(call);
 	/* Nobody waits for a RELEASE: close() must never block on the
 	 * daemon (an exiting task cannot even be killed out of the wait).
 	 */
@@ -115,9 +204,9 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
 		hash_del(&call->hnode);
 	else
 		return;		/* not on the channel: no reference to drop */
-	call->state = FUSD_CALL_DONE;
+	fusd_done_locked(chan, call);
 	/* Someone else still holds a reference: this never frees. */
-	refcount_dec(&call->ref);
+	refcount_dec(&fusd_call_base(call)->ref);
 }
 
 /*
@@ -130,12 +219,13 @@ static void fusd_intr_queue_locked(struct fusd_channel *chan,
 {
 	struct fusd_call *intr = call->intr;
 
-	if (!intr || intr->state != FUSD_CALL_NEW || call->delivering ||
-	    chan->dead)
+	if (!intr || !call->interrupted || intr->state != FUSD_CALL_NEW ||
+	    call->delivering || chan->dead)
 		return;
 	if (call->state != FUSD_CALL_SENT && !intr->no_reply)
 		return;
-	refcount_inc(&intr->ref);	/* the channel's */
+	intr->req->u.interrupt.id = call->req->hdr.id;
+	fusd_call_get(intr);	/* the channel's */
 	fusd_queue_locked(chan, intr);
 }
 
@@ -169,19 +259,15 @@ static void fusd_abandon_locked(struct fusd_channel *chan,
 
 /* 1.0 daemons: a signal withdraws the call even after it was read. */
 static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
-				   struct fusd_call *call,
-				   struct fusd_call **intrp)
+				   struct fusd_call *call)
 {
 	if (call->req->hdr.opcode == FUSD_OP_OPEN) {
 		call->orphan = true;	/* see fusd_abandon_locked */
 		return -ERESTARTSYS;
 	}
-	if (*intrp) {
-		call->intr = *intrp;
-		*intrp = NULL;
-		call->intr->no_reply = true;
-		fusd_intr_queue_locked(chan, call);
-	}
+	call->interrupted = true;
+	call->intr->no_reply = true;
+	fusd_intr_queue_locked(chan, call);
 	fusd_unlink_locked(chan, call);
 	return -ERESTARTSYS;
 }
@@ -202,17 +288,11 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		   unsigned int freeze)
 {
 	bool wait_on = false;
-	struct fusd_call *intr;
 	s64 ret = 0;
 
 	if (!wait_for_completion_state(&call->done,
 				       TASK_INTERRUPTIBLE | freeze))
 		return call->result;
-
-	/* Made before taking the lock; dropped if not needed. */
-	intr = fusd_call_new(chan, call->req->fh, FUSD_OP_INTERRUPT, 0);
-	if (intr)
-		intr->req->u.interrupt.id = call->req->hdr.id;
 
 	spin_lock(&chan->lock);
 	if (call->state == FUSD_CALL_DONE) {
@@ -223,17 +303,15 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		fusd_unlink_locked(chan, call);
 		ret = -ERESTARTSYS;
 	} else if (chan->proto_minor < 1) {
-		ret = fusd_call_withdraw_v1_0(chan, call, &intr);
+		ret = fusd_call_withdraw_v1_0(chan, call);
 	} else {
-		if (!call->intr) {
-			call->intr = intr;
-			intr = NULL;
+		if (!call->interrupted) {
+			call->interrupted = true;
 			fusd_intr_queue_locked(chan, call);
 		}
 		wait_on = true;
 	}
 	spin_unlock(&chan->lock);
-	fusd_call_put(intr);
 	wake_up_interruptible(&chan->readers);
 	if (!wait_on)
 		return ret;
@@ -278,11 +356,11 @@ static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 		fusd_intr_queue_locked(chan, call);
 	} else if (call->no_reply && !chan->dead) {
 		/* The channel's reference came with it; give it back. */
-		refcount_inc(&call->ref);
+		fusd_call_get(call);
 		call->state = FUSD_CALL_QUEUED;
 		list_add(&call->link, &chan->queue);
 	} else if (call->state == FUSD_CALL_SENT &&
-		   (call->intr || call->abandoned)) {
+		   (call->interrupted || call->abandoned)) {
 		/* Its caller got a signal and the daemon never had it:
 		 * withdrawn, as if it had still been queued.
 		 */
@@ -327,11 +405,11 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 		list_del_init(&call->link);
 		if (call->no_reply) {
 			/* Delivered is done: the channel's reference is ours. */
-			call->state = FUSD_CALL_DONE;
+			fusd_done_locked(chan, call);
 		} else {
 			call->state = FUSD_CALL_SENT;
 			hash_add(chan->sent, &call->hnode, call->req->hdr.id);
-			refcount_inc(&call->ref);
+			fusd_call_get(call);
 		}
 		call->delivering = true;
 		spin_unlock(&chan->lock);
@@ -552,7 +630,7 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 	}
 	fusd_intr_end_locked(chan, call);
 	hash_del(&call->hnode);
-	call->state = FUSD_CALL_DONE;
+	fusd_done_locked(chan, call);
 	complete(&call->done);
 	spin_unlock(&chan->lock);
 
@@ -696,7 +774,7 @@ int fusd_channel_copy(struct fusd_channel *chan, const struct fusd_copy *cp,
 		goto out;
 	}
 	call->copying++;	/* pins the caller in its ioctl */
-	refcount_inc(&call->ref);
+	fusd_call_get(call);
 	spin_unlock(&chan->lock);
 
 	if (!fusd_may_reach(call))
@@ -740,7 +818,7 @@ void fusd_channel_fail_all(struct fusd_channel *chan)
 		list_add_tail(&call->link, &failed);
 	}
 	list_for_each_entry(call, &failed, link) {
-		call->state = FUSD_CALL_DONE;
+		fusd_done_locked(chan, call);
 		call->result = -EPIPE;
 		complete(&call->done);
 	}
@@ -754,4 +832,5 @@ void fusd_channel_fail_all(struct fusd_channel *chan)
 		fusd_call_put(call);
 	}
 	wake_up_interruptible_all(&chan->readers);
+	wake_up_all(&chan->room);	/* they see the channel dead */
 }

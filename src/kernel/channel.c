@@ -45,6 +45,7 @@ static int fusd_control_open(struct inode *inode, struct file *file)
 	hash_init(chan->files);
 	init_waitqueue_head(&chan->readers);
 	init_waitqueue_head(&chan->copies);
+	init_waitqueue_head(&chan->room);
 	mutex_init(&chan->reg_lock);
 	chan->cred = get_cred(file->f_cred);
 	chan->owner = get_task_pid(current, PIDTYPE_TGID);

@@ -50,6 +50,8 @@ static void fusd_client_forget(struct fusd_file *ff)
 {
 	spin_lock(&ff->chan->lock);
 	hash_del(&ff->fh_node);
+	if (ff->opened)
+		ff->chan->nopen--;
 	spin_unlock(&ff->chan->lock);
 }
 
@@ -98,6 +100,7 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 		file->private_data = ff;
 		spin_lock(&chan->lock);
 		ff->opened = true;
+		chan->nopen++;
 		spin_unlock(&chan->lock);
 	}
 out:

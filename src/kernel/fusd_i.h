@@ -43,13 +43,16 @@ struct fusd_channel {
 	struct kref kref;
 	spinlock_t lock;		/* protects everything below */
 	struct list_head queue;		/* calls not yet read by the daemon */
-	DECLARE_HASHTABLE(sent, 6);	/* calls read, awaiting a reply */
-	DECLARE_HASHTABLE(files, 6);	/* open client files, by fh */
+	DECLARE_HASHTABLE(sent, 8);	/* calls read, awaiting a reply */
+	DECLARE_HASHTABLE(files, 8);	/* open client files, by fh */
 	u64 next_id;			/* last request id issued */
 	u64 next_fh;			/* last open-file handle issued */
+	unsigned int npending;		/* calls on the channel (not INTERRUPTs) */
+	unsigned int nopen;		/* client files the daemon accepted */
 	bool dead;			/* daemon gone: every call fails */
 	wait_queue_head_t readers;	/* daemon threads waiting for calls */
 	wait_queue_head_t copies;	/* callers draining FUSD_IOC_COPY_* */
+	wait_queue_head_t room;		/* callers waiting under max_pending */
 
 	struct mutex reg_lock;		/* serialises REGISTER and teardown */
 	struct fusd_device *dev;	/* registered device, or NULL */
@@ -101,16 +104,20 @@ struct fusd_call {
 	bool orphan;			/* no waiter; the channel frees it */
 	bool abandoned;			/* its caller was killed while waiting */
 	bool no_reply;			/* INTERRUPT: done once delivered */
+	bool counted;			/* in chan->npending */
+	bool interrupted;		/* its caller got a signal once read */
 
 	/* IOCTL: for FUSD_IOC_COPY_*, only while the caller is inside. */
 	struct task_struct *caller;
 	const struct cred *caller_cred;
 	unsigned int copying;		/* copies in progress (chan->lock) */
-	/* The INTERRUPT naming this call once its caller got a signal (a
-	 * reference of its own).  It is queued only once the daemon has
-	 * fully received the call, and ends with the call.
+	/* The INTERRUPT naming this call, allocated with it (so a signal can
+	 * always be told) and queued once the caller got a signal and the
+	 * daemon has fully received the call; it ends with the call.  The
+	 * INTERRUPT's references are its owner's.
 	 */
 	struct fusd_call *intr;
+	struct fusd_call *owner;	/* INTERRUPT: the call it is part of */
 	bool delivering;		/* being copied to the daemon */
 
 	/* What the daemon reads: request header then payload. */
@@ -140,6 +147,7 @@ void fusd_control_exit(void);
 void fusd_channel_put(struct fusd_channel *chan);
 
 /* call.c: requests and replies */
+extern unsigned int fusd_max_pending;
 struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 				size_t payload_len);
 void fusd_call_put(struct fusd_call *call);
