@@ -30,6 +30,11 @@
  *   - read() blocks until a request is queued, unless the channel is
  *     O_NONBLOCK (then -EAGAIN).  poll() reports POLLIN while requests are
  *     queued.
+ *   - A channel holds at most a module-wide number of calls queued or
+ *     awaiting a reply (parameter max_pending, default 1024; RELEASEs and
+ *     INTERRUPTs do not count).  Beyond it a caller waits before its call
+ *     is queued (a signal ends that wait like any), or fails with EAGAIN
+ *     if its file is O_NONBLOCK; close() is never held back.
  *
  * Writing the channel (daemon -> kernel):
  *   - write() carries one or more whole messages back to back: replies
