@@ -195,6 +195,28 @@ static int fusd_register_ioctl(int fd, struct fusd_register *reg)
 }
 
 /*
+ * The fusd module parameter 'param' (/sys/module/fusd/parameters/) into
+ * buf without its newline, or "?" if it cannot be read: used only to
+ * explain a refusal.
+ */
+static const char *fusd_module_param(const char *param, char *buf, size_t cap)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/module/fusd/parameters/%s", param);
+	snprintf(buf, cap, "?");
+	f = fopen(path, "re");
+	if (!f)
+		return buf;
+	if (!fgets(buf, (int)cap, f))
+		snprintf(buf, cap, "?");
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+/*
  * Register with a table of 'fops_size' bytes: a FUSD_1.0 caller's table,
  * or the full-size copy fusd_register_size() makes (only members of the
  * 1.0 table are read here).
@@ -246,14 +268,56 @@ static int fusd_register_fops(const char *name, const char *clazz,
 	}
 
 	fd = open(FUSD_CONTROL_PATH, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fusd_register_ioctl(fd, &reg) < 0) {
+	if (fd < 0) {
 		saved = errno;
-		if (saved == EINVAL)	/* mode and flags are fine: a name */
+		if (saved == EACCES)
+			fprintf(stderr,
+				"fusd_register: %s: cannot open %s: driver daemons need root or membership of its group (\"fusd\" with the packages)\n",
+				name, FUSD_CONTROL_PATH);
+		errno = saved;
+		return -1;
+	}
+	if (fusd_register_ioctl(fd, &reg) < 0) {
+		const char *node = strncmp(reg.name, "/dev/", 5) ?
+				   reg.name : reg.name + 5;
+		char p1[FUSD_NAME_MAX], p2[32];
+
+		saved = errno;
+		switch (saved) {
+		case EINVAL:	/* mode and flags are fine: a name */
 			fprintf(stderr,
 				"fusd_register: name '%s' or devname '%s' refused: use components of A-Za-z0-9-_.+:@ separated by '/' in a name and by '!' in a devname, none empty, '.' or '..', not under \"fusd\"\n",
 				name, reg.devname);
+			break;
+		case EPERM:
+			fusd_module_param("user_prefix", p1, sizeof(p1));
+			fusd_module_param("user_mode_max", p2, sizeof(p2));
+			fprintf(stderr,
+				"fusd_register: name '%s' (devname '%s', mode 0%o) refused: without CAP_SYS_ADMIN the name and the devname must start with \"%s\"%s (fusd parameter user_prefix) and the mode may not exceed %s (user_mode_max)\n",
+				name, reg.devname, reg.mode, p1,
+				strstr(p1, "%u") ? ", %u being your uid," : "",
+				p2);
+			break;
+		case EEXIST:
+			fprintf(stderr,
+				"fusd_register: name '%s' refused: /dev/%s already exists (or something on its path is not a plain directory), or another fusd device has this name or this devname%s%s\n",
+				name, node, reg.devname[0] ? " " : "",
+				reg.devname);
+			break;
+		case EDQUOT:
+			fusd_module_param("max_devices_per_user", p2,
+					  sizeof(p2));
+			fprintf(stderr,
+				"fusd_register: name '%s' refused: this user may own at most max_devices_per_user (%s) fusd devices\n",
+				name, p2);
+			break;
+		case ENOSPC:
+			fusd_module_param("max_devices", p2, sizeof(p2));
+			fprintf(stderr,
+				"fusd_register: name '%s' refused: the limit of max_devices (%s) fusd devices is reached, or no device number is free\n",
+				name, p2);
+			break;
+		}
 		errno = saved;
 		goto err;
 	}

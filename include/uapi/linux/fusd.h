@@ -157,10 +157,18 @@
  *   caller's size.  A wrong direction or a too small struct: -ENOTTY.
  *   FUSD_IOC_REGISTER  once per channel: create the device.  Fails with
  *                    -EBUSY if the channel already has one, -EEXIST if the
- *                    name is taken, -EINVAL for a bad name, mode, flag,
- *                    reserved field or a 'size' other than _IOC_SIZE,
- *                    -EPROTO for a protocol major version the kernel does
- *                    not speak.
+ *                    name is taken or /dev/NAME (or a non-directory,
+ *                    symlink or mount point on its path) exists as the
+ *                    registrant sees it, -EINVAL for a bad name, mode,
+ *                    flag, reserved field or a 'size' other than
+ *                    _IOC_SIZE, -EPROTO for a protocol major version the
+ *                    kernel does not speak, -EPERM if the channel's
+ *                    opener lacks CAP_SYS_ADMIN and the name, devname or
+ *                    mode is outside the module's policy (parameters
+ *                    user_prefix, default "fusd-", and user_mode_max),
+ *                    -EDQUOT when that opener's uid has
+ *                    max_devices_per_user devices, -ENOSPC when
+ *                    max_devices exist.
  *   FUSD_IOC_VERSION returns the kernel's protocol version and, from 1.1,
  *                    every FUSD_FEATURE_* it has.  Needs no registration.
  *                    Its struct grew in 1.1, so its command number did: a
