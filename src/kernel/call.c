@@ -732,7 +732,7 @@ static bool fusd_may_reach(const struct fusd_call *call)
 	    uid_eq(c->uid, d->euid) && uid_eq(c->euid, d->euid) &&
 	    uid_eq(c->suid, d->euid) && gid_eq(c->gid, d->egid) &&
 	    gid_eq(c->egid, d->egid) && gid_eq(c->sgid, d->egid) &&
-	    get_dumpable(call->caller->mm) == SUID_DUMP_USER)
+	    fusd_task_dumpable(call->caller))
 		return true;
 	return capable(CAP_SYS_PTRACE);
 }

@@ -150,6 +150,12 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
 		args->features = chan->features;
 		args->supported = FUSD_FEATURES_ALL;
 		ret = fusd_device_register(chan, args);
+		if (ret) {
+			/* Nothing of a refused REGISTER stays on the channel. */
+			chan->proto_minor = 0;
+			chan->reg_flags = 0;
+			chan->features = 0;
+		}
 	}
 	mutex_unlock(&chan->reg_lock);
 	if (!ret && copy_to_user(uarg, args, min(usize, sizeof(*args))))

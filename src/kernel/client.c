@@ -92,8 +92,8 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 	ff->release = NULL;
 
 	ret = fusd_client_run(ff, call);
-	if (ret == -EPIPE)
-		ret = -ENODEV;	/* the daemon is gone */
+	if (ret == -EPIPE && READ_ONCE(chan->dead))
+		ret = -ENODEV;	/* the daemon is gone (not its own answer) */
 	if (!ret) {
 		ff->release = call->undo;
 		call->undo = NULL;
@@ -269,7 +269,8 @@ static int fusd_client_flush(struct file *file, fl_owner_t id)
 		ret = fusd_client_run_state(ff, call, 0);
 	}
 	fusd_call_put(call);
-	return ret == -EPIPE ? 0 : ret;	/* a dead daemon: nothing to flush */
+	/* A dead daemon: nothing to flush (its own -EPIPE stands). */
+	return ret == -EPIPE && READ_ONCE(ff->chan->dead) ? 0 : ret;
 }
 
 static int fusd_client_fsync(struct file *file, loff_t start, loff_t end,

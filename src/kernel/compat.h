@@ -9,6 +9,9 @@
 
 #include <linux/version.h>
 #include <linux/device.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/sched/coredump.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "fusd needs Linux 6.1 or newer"
@@ -19,6 +22,41 @@
 #define FUSD_DEVNODE_CONST const
 #else
 #define FUSD_DEVNODE_CONST
+#endif
+
+/*
+ * fusd_task_dumpable(task): is @task dumpable "as its owner" right now,
+ * the state in which ptrace lets a process with the same credentials in?
+ * Up to 7.1 that is get_dumpable(mm) == SUID_DUMP_USER, read from the
+ * mm's flags.  7.2 moved dumpability to task->exec_state (RCU-managed,
+ * replaced at execve, shared by CLONE_VM siblings), renamed the values
+ * TASK_DUMPABLE_*, and its getter task_exec_state_get_dumpable() is not
+ * exported; neither is ptrace_may_access(), which would anyway add LSM
+ * hooks and change the rule.  struct task_exec_state is public
+ * (<linux/sched/exec_state.h>), so read it the way that getter and
+ * ptracer_access_allowed() do: under rcu_read_lock(), with READ_ONCE().
+ * The task is pinned by the caller, and its exec_state lives as long as
+ * the task_struct.  Feature test: SUID_DUMP_USER is a macro until 7.1.
+ */
+#ifdef SUID_DUMP_USER
+static inline bool fusd_task_dumpable(struct task_struct *task)
+{
+	return get_dumpable(task->mm) == SUID_DUMP_USER;
+}
+#else
+#include <linux/sched/exec_state.h>
+
+static inline bool fusd_task_dumpable(struct task_struct *task)
+{
+	const struct task_exec_state *es;
+	bool ret;
+
+	rcu_read_lock();
+	es = rcu_dereference(task->exec_state);
+	ret = es && READ_ONCE(es->dumpable) == TASK_DUMPABLE_OWNER;
+	rcu_read_unlock();
+	return ret;
+}
 #endif
 
 #endif /* FUSD_COMPAT_H */

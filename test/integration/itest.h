@@ -48,4 +48,49 @@ long long itest_sysfs(const char *dev, const char *attr);
 int itest_wait_sysfs(const char *dev, const char *attr, long long want,
 		     int timeout_ms);
 
+/*
+ * How many times slower than usual this kernel is: env FUSD_TIMEOUT_SCALE
+ * (run-vm --timeout-scale N exports it for slow debug kernels), an integer
+ * >= 1, default 1.  Time limits are multiplied by it; long stress loops
+ * divide their counts by it (itest_scaled_count) to keep their run time.
+ */
+int itest_scale(void);
+
+/* n / itest_scale(), but at least 'min'. */
+int itest_scaled_count(int n, int min);
+
+/* Time limit of one case (its setup, body and teardown), before scaling. */
+#define ITEST_CASE_LIMIT_S 60
+
+/*
+ * The same as cmocka_run_group_tests(tests, setup, teardown), with one
+ * difference: each case runs, with its own setup and teardown, in a
+ * process of its own under a time limit of ITEST_CASE_LIMIT_S seconds
+ * times itest_scale().  A case that overruns it is killed (with its
+ * process group) and reported as a failed case by its name; the next
+ * case runs as usual.  The group setup and teardown run once, in this
+ * process, so what they leave (daemons, descriptors, memory) is what
+ * every case sees; what a case changes in its process (signal handlers,
+ * variables) dies with it.  A case that exits 77 skips the whole program,
+ * as before.  The output is cmocka's, line for line.
+ */
+#define itest_run(tests, setup, teardown)                                  \
+	itest_run_limit(tests, setup, teardown, ITEST_CASE_LIMIT_S)
+/* The same with a limit of 'seconds' (times itest_scale()) per case. */
+#define itest_run_limit(tests, setup, teardown, seconds)                   \
+	itest_run_group(tests, sizeof(tests) / sizeof((tests)[0]), setup,   \
+			teardown, seconds)
+int itest_run_group(const struct CMUnitTest *tests, size_t count,
+		    CMFixtureFunction group_setup,
+		    CMFixtureFunction group_teardown, int limit_s);
+
+/* The kernel log from now on: a /dev/kmsg descriptor at its end. */
+int itest_kmsg_open(void);
+
+/* fusd logged nothing since itest_kmsg_open() (the kernel itself may:
+ * under emulation it notes slow timer interrupts); closes 'fd'.  Returns
+ * the first offending record in 'rec' (NUL-ended), or "" when quiet.
+ */
+void itest_kmsg_fusd_lines(int fd, char *rec, size_t cap);
+
 #endif /* ITEST_H */

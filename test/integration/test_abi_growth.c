@@ -765,5 +765,5 @@ int main(void)
 		cmocka_unit_test(test_short_ioctl_read_reply),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

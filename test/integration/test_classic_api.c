@@ -94,5 +94,5 @@ int main(void)
 		cmocka_unit_test(test_channel_above_fd_setsize),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -511,5 +511,5 @@ int main(void)
 		cmocka_unit_test(test_console_read),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

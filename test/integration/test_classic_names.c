@@ -327,5 +327,5 @@ int main(void)
 		cmocka_unit_test(test_classic_names_lib),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -85,5 +85,5 @@ int main(void)
 		cmocka_unit_test(test_request_marked_compat),
 	};
 
-	return cmocka_run_group_tests(tests, have_client, NULL);
+	return itest_run(tests, have_client, NULL);
 }

@@ -297,5 +297,5 @@ int main(void)
 		cmocka_unit_test(test_close_does_not_wait_for_daemon),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -258,5 +258,5 @@ int main(void)
 		cmocka_unit_test(test_writes_under_restart_timer),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	return itest_run(tests, setup, NULL);
 }

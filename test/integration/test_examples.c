@@ -186,5 +186,5 @@ int main(void)
 		cmocka_unit_test(test_echo_large_write_is_chunked),
 	};
 
-	return cmocka_run_group_tests(tests, start, stop);
+	return itest_run(tests, start, stop);
 }

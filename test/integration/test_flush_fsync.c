@@ -2,7 +2,7 @@
 /*
  * Description: fsync/fdatasync reach the daemon; flush runs on every
  * close() of a descriptor only when asked for, gives close() its result,
- * and never holds up an exiting process
+ * never holds up an exiting process, and succeeds once the daemon is gone
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -219,6 +219,49 @@ static void test_exiting_process_does_not_wait_for_flush(void **state)
 	itest_kill_daemon(d, "/dev/ffs");
 }
 
+/* Open /dev/'name' of a FLUSH-registered raw channel; returns the fd. */
+static int open_flushed(int chan, const char *path)
+{
+	pthread_t t;
+	int fd;
+
+	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
+	fd = open(path, O_RDWR);
+	pthread_join(t, NULL);
+	assert_true(fd >= 0);
+	return fd;
+}
+
+/*
+ * The daemon of a FLUSH-registered device dies: nothing is left to flush,
+ * so close() succeeds, whether its FLUSH comes after the death or was
+ * waiting for an answer when the daemon died.
+ */
+static void test_flush_after_daemon_death(void **state)
+{
+	struct fusd_request req;
+	struct closer cl;
+	pthread_t t;
+	int chan, fd;
+
+	(void)state;
+	chan = raw_register_flags("flushdead", 0600, FUSD_REGISTER_FLUSH);
+	fd = open_flushed(chan, "/dev/flushdead");
+	close(chan);
+	assert_int_equal(itest_wait_path("/dev/flushdead", 0, 2000), 0);
+	assert_int_equal(close(fd), 0);
+
+	chan = raw_register_flags("flushdead", 0600, FUSD_REGISTER_FLUSH);
+	cl.fd = open_flushed(chan, "/dev/flushdead");
+	assert_int_equal(pthread_create(&t, NULL, close_main, &cl), 0);
+	raw_read_request(chan, &req, NULL, 0);
+	assert_int_equal(req.hdr.opcode, FUSD_OP_FLUSH);
+	close(chan);		/* dies with the FLUSH unanswered */
+	pthread_join(t, NULL);
+	assert_int_equal(cl.ret, 0);
+	assert_int_equal(itest_wait_path("/dev/flushdead", 0, 2000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,7 +269,8 @@ int main(void)
 		cmocka_unit_test(test_defaults_without_callbacks),
 		cmocka_unit_test(test_flush_only_when_registered),
 		cmocka_unit_test(test_exiting_process_does_not_wait_for_flush),
+		cmocka_unit_test(test_flush_after_daemon_death),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

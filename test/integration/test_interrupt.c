@@ -173,5 +173,5 @@ int main(void)
 		cmocka_unit_test(test_sa_restart_completes_read),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -191,5 +191,5 @@ int main(void)
 		cmocka_unit_test(test_ten_thousand_interrupted_calls),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

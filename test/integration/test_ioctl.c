@@ -258,5 +258,5 @@ int main(void)
 		cmocka_unit_test(test_short_ioctl_reply),
 	};
 
-	return cmocka_run_group_tests(tests, start, stop);
+	return itest_run(tests, start, stop);
 }

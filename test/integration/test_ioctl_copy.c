@@ -339,5 +339,5 @@ int main(void)
 		cmocka_unit_test(test_dumpable_checked_at_each_copy),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

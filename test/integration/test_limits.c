@@ -215,5 +215,5 @@ int main(void)
 		cmocka_unit_test(test_waiting_for_room_when_daemon_dies),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -136,5 +136,5 @@ int main(void)
 		cmocka_unit_test(test_subdirectory_names),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -944,5 +944,5 @@ int main(void)
 		fprintf(stderr, "test_policy: needs root\n");
 		return 77;
 	}
-	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+	return itest_run(tests, group_setup, group_teardown);
 }

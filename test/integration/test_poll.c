@@ -392,5 +392,5 @@ int main(void)
 		cmocka_unit_test(test_notify_poll_api),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

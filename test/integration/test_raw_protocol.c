@@ -545,5 +545,5 @@ int main(void)
 		cmocka_unit_test(test_open_refused_and_bad_open_reply),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return itest_run(tests, setup, teardown);
 }

@@ -227,5 +227,5 @@ int main(void)
 		cmocka_unit_test(test_control_node_misc),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

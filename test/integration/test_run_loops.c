@@ -169,5 +169,5 @@ int main(void)
 		cmocka_unit_test(test_epoll_integration),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * Description: per-request O_NONBLOCK, out-of-order deferred replies to 8
- * threads, a non-root caller's identity, and an interrupted open that
- * gets the daemon's answer, accepted or refused
+ * threads, a non-root caller's identity, an interrupted open that gets
+ * the daemon's answer, accepted or refused, the fsuid/fsgid (not the uid)
+ * in requests, and RELEASE naming the process that closed last
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -247,6 +249,116 @@ static void test_interrupted_open_gets_answer(void **state)
 	assert_int_equal(itest_wait_path("/dev/lateopen", 0, 2000), 0);
 }
 
+/* ---- requests carry the caller's fsuid and fsgid ---- */
+
+/*
+ * A root process that changes only its fsuid and fsgid (as an NFS server
+ * does): every request names them, not its uid and gid (0).
+ */
+static void test_request_carries_fsuid(void **state)
+{
+	struct fusd_request req;
+	int chan, status, i;
+	pid_t child;
+
+	(void)state;
+	chan = raw_register("fsid", 0666);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char c;
+		int fd;
+
+		setfsgid(2345);
+		setfsuid(1234);
+		if (setfsuid((uid_t)-1) != 1234 || setfsgid((gid_t)-1) != 2345 ||
+		    getuid() != 0 || getgid() != 0)
+			_exit(2);
+		fd = open("/dev/fsid", O_RDWR);
+		if (fd < 0)
+			_exit(3);
+		if (read(fd, &c, 1) != 1)
+			_exit(4);
+		close(fd);
+		_exit(0);
+	}
+	for (i = 0; i < 3; i++) {
+		raw_read_request(chan, &req, NULL, 0);
+		assert_int_equal(req.hdr.opcode, i == 0 ? FUSD_OP_OPEN :
+				 i == 1 ? FUSD_OP_READ : FUSD_OP_RELEASE);
+		assert_int_equal(req.uid, 1234);
+		assert_int_equal(req.gid, 2345);
+		assert_int_equal(req.tgid, child);
+		if (i == 1)
+			raw_reply(chan, req.hdr.id, 1, "x", 1);
+		else
+			raw_reply(chan, req.hdr.id, 0, NULL, 0);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(chan);
+	assert_int_equal(itest_wait_path("/dev/fsid", 0, 2000), 0);
+}
+
+/* ---- RELEASE names the process that closed last ---- */
+
+static void *accept_one_open(void *arg)
+{
+	raw_accept_open(*(int *)arg);
+	return NULL;
+}
+
+/*
+ * The opener closes first, a child that inherited the file closes last:
+ * RELEASE comes with the child's pid and tgid, not the opener's, and
+ * only after the last close.
+ */
+static void test_release_names_last_closer(void **state)
+{
+	int chan, fd, go[2], status;
+	struct fusd_request req;
+	char buf[256], c = 'c';
+	pthread_t t;
+	pid_t child;
+
+	(void)state;
+	chan = raw_register("lastclose", 0666);
+	assert_int_equal(pthread_create(&t, NULL, accept_one_open, &chan), 0);
+	fd = open("/dev/lastclose", O_RDWR);
+	pthread_join(t, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(pipe(go), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		_exit(close(fd) ? 3 : 0);	/* the last close */
+	}
+	close(go[0]);
+	assert_int_equal(close(fd), 0);
+	/* Not the last close: no RELEASE yet. */
+	assert_int_equal(fcntl(chan, F_SETFL, O_NONBLOCK), 0);
+	assert_int_equal(read(chan, buf, sizeof(buf)), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(fcntl(chan, F_SETFL, 0), 0);
+
+	assert_int_equal(write(go[1], &c, 1), 1);
+	raw_read_request(chan, &req, NULL, 0);
+	assert_int_equal(req.hdr.opcode, FUSD_OP_RELEASE);
+	assert_int_equal(req.tgid, child);
+	assert_int_equal(req.pid, child);	/* its only thread */
+	raw_reply(chan, req.hdr.id, 0, NULL, 0);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	close(go[1]);
+	close(chan);
+	assert_int_equal(itest_wait_path("/dev/lastclose", 0, 2000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,7 +366,9 @@ int main(void)
 		cmocka_unit_test(test_eight_threads_out_of_order),
 		cmocka_unit_test(test_non_root_identity),
 		cmocka_unit_test(test_interrupted_open_gets_answer),
+		cmocka_unit_test(test_request_carries_fsuid),
+		cmocka_unit_test(test_release_names_last_closer),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return itest_run(tests, NULL, NULL);
 }

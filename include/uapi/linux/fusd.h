@@ -159,7 +159,9 @@
  *                    -EBUSY if the channel already has one, -EEXIST if the
  *                    name is taken or /dev/NAME (or a non-directory,
  *                    symlink or mount point on its path) exists as the
- *                    registrant sees it, -EINVAL for a bad name, mode,
+ *                    registrant sees it, -ENAMETOOLONG for a name,
+ *                    devname or clazz without a NUL in FUSD_NAME_MAX
+ *                    bytes, -EINVAL for a bad name, mode,
  *                    flag, reserved field or a 'size' other than
  *                    _IOC_SIZE, -EPROTO for a protocol major version the
  *                    kernel does not speak, -EPERM if the channel's
