@@ -23,7 +23,8 @@ static unsigned int asked[MAX_ASKS];
 static int nasked;
 static int answers[MAX_ASKS];	/* -FUSD_NOREPLY: hold it */
 static int nanswers;
-static struct fusd_file_info *held;
+static struct fusd_file_info *held;	/* the latest held call */
+static struct fusd_file_info *held_fh[8];	/* held calls, by fh */
 static int open_result;
 
 static int pl_open(struct fusd_file_info *file)
@@ -40,18 +41,30 @@ static int pl_poll_diff(struct fusd_file_info *file, unsigned int cached)
 	asked[nasked] = cached;
 	a = nasked < nanswers ? answers[nasked] : -FUSD_NOREPLY;
 	nasked++;
-	if (a == -FUSD_NOREPLY)
+	if (a == -FUSD_NOREPLY) {
 		held = file;
+		held_fh[file->fusd_msg->fh % 8] = file;
+	}
 	return a;
+}
+
+/* The held call of 'fh', handed to the test (which answers it). */
+static struct fusd_file_info *take(uint64_t fh)
+{
+	struct fusd_file_info *h = held_fh[fh % 8];
+
+	held_fh[fh % 8] = NULL;
+	if (held == h)
+		held = NULL;
+	return h;
 }
 
 static int pl_close(struct fusd_file_info *file)
 {
-	(void)file;
-	if (held) {		/* as the classic examples do */
-		fusd_destroy(held);
-		held = NULL;
-	}
+	struct fusd_file_info *h = take(file->fusd_msg->fh);
+
+	if (h)			/* as the classic examples do */
+		fusd_destroy(h);
 	return 0;
 }
 
@@ -75,6 +88,10 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	uint64_t fh;
+
+	for (fh = 0; fh < 8; fh++)	/* what the driver still holds */
+		fusd_destroy(take(fh));
 	fakechan_close(*state);
 	return 0;
 }
@@ -165,8 +182,7 @@ static void test_held_then_answered(void **state)
 	expect_reply(f, id, 0);
 	expect_nothing(f);
 	assert_non_null(held);
-	h = held;
-	held = NULL;
+	h = take(5);
 	assert_int_equal(fusd_return(h, FUSD_NOTIFY_INPUT), 0);
 	expect_notify(f, 5, POLLIN | POLLRDNORM);
 	assert_int_equal(nasked, 2);
@@ -214,7 +230,7 @@ static void test_files_apart(void **state)
 	struct fusd_file_info *first;
 
 	fakechan_send(f, FUSD_OP_OPEN, 5, 0);
-	first = held;
+	first = take(5);
 	fakechan_send(f, FUSD_OP_OPEN, 6, 0);
 	assert_true(held != first);
 	expect_reply(f, 1, 0);
@@ -232,7 +248,7 @@ static void test_notify_poll_errors(void **state)
 	assert_int_equal(fusd_notify_poll(NULL, POLLIN), -1);
 	assert_int_equal(errno, EINVAL);
 	fakechan_send(f, FUSD_OP_OPEN, 5, 0);
-	h = held;
+	h = take(5);
 	assert_int_equal(fusd_notify_poll(h, POLLIN), 0);
 	fusd_unregister(f->chan);
 	assert_int_equal(fusd_notify_poll(h, POLLIN), -1);
