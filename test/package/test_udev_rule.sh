@@ -2,9 +2,11 @@
 # Description: the udev rule fusd-dkms installs gives the fusd group, and
 # only it, the right to run driver daemons. In the VM: the rule matches the
 # control node as the kernel names it; udevadm applies it (group fusd, mode
-# 0660); a user in the group registers /dev/hello-world and another user
-# reads it; a user outside the group is refused. /fusd/60-fusd.rules is the
-# installed rule, /fusd/bin/udevadm the host's. Exit: 0 pass, 1 fail.
+# 0660); a user in the group is refused /dev/hello-world under the default
+# fusd-* name rule, registers it once the administrator lifted the rule,
+# and another user reads it; a user outside the group is refused.
+# /fusd/60-fusd.rules is the installed rule, /fusd/bin/udevadm the host's.
+# Exit: 0 pass, 1 fail.
 rule=/fusd/60-fusd.rules
 node=/dev/fusd/control
 fail() { echo "udev rule: $*"; exit 1; }
@@ -36,7 +38,18 @@ if su bob -c 'timeout 5 helloworld' >/tmp/bob.log 2>&1; then
 fi
 grep -q 'Permission denied' /tmp/bob.log || fail "bob: $(cat /tmp/bob.log)"
 
-# In the group: serves /dev/hello-world, which bob may read.
+# In the group, under the module's default policy, only fusd-* names:
+# alice's /dev/hello-world is refused, with the library saying why.
+if su alice -c 'timeout 5 helloworld' >/tmp/alice.log 2>&1; then
+	fail "alice registered /dev/hello-world outside the fusd- names"
+fi
+grep -q 'user_prefix' /tmp/alice.log || fail "alice: $(cat /tmp/alice.log)"
+[ ! -e /dev/hello-world ] || fail "a refused registration left /dev/hello-world"
+
+# An administrator may lift the name rule (user_prefix=""): then alice
+# serves /dev/hello-world, which bob may read.
+prefix=/sys/module/fusd/parameters/user_prefix
+echo >"$prefix" || fail "cannot clear $prefix"
 su alice -c 'helloworld >/dev/null 2>&1 &'
 i=0
 while [ ! -e /dev/hello-world ]; do
@@ -47,6 +60,7 @@ done
 [ "$(stat -c %u /dev/hello-world)" = 4000 ] || fail "/dev/hello-world is not alice's"
 got=$(su bob -c 'cat /dev/hello-world')
 kill "$(pidof helloworld)"
+echo fusd- >"$prefix"
 case $got in
 *[Hh]ello*) ;;
 *) fail "bob read '$got' from alice's /dev/hello-world" ;;
