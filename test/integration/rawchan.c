@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /* Speaking the wire protocol by hand, without libfusd. */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,4 +119,32 @@ uint64_t raw_accept_open(int chan)
 	assert_int_equal(raw_reply(chan, req.hdr.id, 0, NULL, 0),
 			 sizeof(struct fusd_reply));
 	return req.fh;
+}
+
+struct raw_acceptor {
+	int chan;
+	uint64_t fh;
+};
+
+static void *raw_acceptor_main(void *arg)
+{
+	struct raw_acceptor *a = arg;
+
+	a->fh = raw_accept_open(a->chan);
+	return NULL;
+}
+
+int raw_open(int chan, const char *path, uint64_t *fh)
+{
+	struct raw_acceptor a = { .chan = chan };
+	pthread_t t;
+	int fd;
+
+	assert_int_equal(pthread_create(&t, NULL, raw_acceptor_main, &a), 0);
+	fd = open(path, O_RDWR);
+	pthread_join(t, NULL);
+	assert_true(fd >= 0);
+	if (fh)
+		*fh = a.fh;
+	return fd;
 }

@@ -28,4 +28,9 @@ ssize_t raw_reply(int chan, uint64_t id, int64_t result, const void *data,
 /* Accept the next request, which must be an OPEN; returns its fh. */
 uint64_t raw_accept_open(int chan);
 
+/* open(path, O_RDWR) here while a thread accepts it as the daemon of
+ * 'chan'; asserts success, sets '*fh' (if not NULL), returns the fd.
+ */
+int raw_open(int chan, const char *path, uint64_t *fh);
+
 #endif /* RAWCHAN_H */

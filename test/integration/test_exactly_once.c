@@ -227,25 +227,10 @@ static void reader_start(struct reader *r, int fd)
 	assert_int_equal(pthread_create(&r->thread, NULL, reader_main, r), 0);
 }
 
-static void *opener_main(void *arg)
-{
-	int *fd = arg;
-
-	*fd = open(NODE, O_RDWR);
-	return NULL;
-}
-
-/* Open the node from a thread while this thread accepts as the daemon. */
+/* Open the node while this thread accepts as the daemon. */
 static int open_node(int chan, uint64_t *fh)
 {
-	pthread_t t;
-	int fd = -1;
-
-	assert_int_equal(pthread_create(&t, NULL, opener_main, &fd), 0);
-	*fh = raw_accept_open(chan);
-	pthread_join(t, NULL);
-	assert_true(fd >= 0);
-	return fd;
+	return raw_open(chan, NODE, fh);
 }
 
 /* A READ is pending; signal its reader and see the INTERRUPT come. */

@@ -113,12 +113,6 @@ static void test_defaults_without_callbacks(void **state)
 	itest_kill_daemon(echo, "/dev/echo");
 }
 
-static void *accept_open(void *arg)
-{
-	raw_accept_open(*(int *)arg);
-	return NULL;
-}
-
 struct closer {
 	int fd;
 	int ret;
@@ -141,10 +135,7 @@ static void flush_sent(int want_flush)
 
 	chan = raw_register_flags("rawflush", 0600,
 				  want_flush ? FUSD_REGISTER_FLUSH : 0);
-	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
-	cfd = open("/dev/rawflush", O_RDWR);
-	pthread_join(t, NULL);
-	assert_true(cfd >= 0);
+	cfd = raw_open(chan, "/dev/rawflush", NULL);
 
 	if (want_flush) {
 		/* Two descriptors: a child's and ours, closed in a thread
@@ -222,14 +213,7 @@ static void test_exiting_process_does_not_wait_for_flush(void **state)
 /* Open /dev/'name' of a FLUSH-registered raw channel; returns the fd. */
 static int open_flushed(int chan, const char *path)
 {
-	pthread_t t;
-	int fd;
-
-	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
-	fd = open(path, O_RDWR);
-	pthread_join(t, NULL);
-	assert_true(fd >= 0);
-	return fd;
+	return raw_open(chan, path, NULL);
 }
 
 /*

@@ -152,24 +152,14 @@ static void raw_ioctl_case(int chan, int cfd, unsigned long cmd,
 		assert_memory_equal(&c.value, data, sizeof(int));
 }
 
-static void *accept_open(void *arg)
-{
-	raw_accept_open(*(int *)arg);
-	return NULL;
-}
-
 static void test_raw_ioctl_rules(void **state)
 {
 	const int v = 0x1234, big[4] = { 1, 2, 3, 4 };
 	int chan, cfd;
-	pthread_t t;
 
 	(void)state;
 	chan = raw_register("rawioctl", 0666);
-	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
-	cfd = open("/dev/rawioctl", O_RDWR);
-	pthread_join(t, NULL);
-	assert_true(cfd >= 0);
+	cfd = raw_open(chan, "/dev/rawioctl", NULL);
 
 	/* Good: _IOR data comes back, _IOW sends it, _IOWR both. */
 	raw_ioctl_case(chan, cfd, _IOR('r', 1, int), 0, &v, sizeof(v), 1, 0, 0);

@@ -157,12 +157,6 @@ static void *op_main(void *arg)
 	return NULL;
 }
 
-static void *accept_open(void *arg)
-{
-	raw_accept_open(*(int *)arg);
-	return NULL;
-}
-
 static int copy(int chan, unsigned long cmd, uint64_t id, uint64_t addr,
 		void *buf, uint64_t len)
 {
@@ -182,10 +176,7 @@ static void test_copy_rules(void **state)
 
 	(void)state;
 	chan = raw_register("rawcopy", 0666);
-	assert_int_equal(pthread_create(&t, NULL, accept_open, &chan), 0);
-	cfd = open("/dev/rawcopy", O_RDWR);
-	pthread_join(t, NULL);
-	assert_true(cfd >= 0);
+	cfd = raw_open(chan, "/dev/rawcopy", NULL);
 
 	/* While an ioctl waits: bounded copies both ways. */
 	strcpy(o.text, "abc");

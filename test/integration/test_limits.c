@@ -67,22 +67,11 @@ static void reader_start(struct reader *r, int fd)
 	assert_int_equal(pthread_create(&r->thread, NULL, reader_main, r), 0);
 }
 
-static void *opener_main(void *arg)
-{
-	*(int *)arg = open(NODE, O_RDWR);
-	return NULL;
-}
-
 /* Open the node (accepting as the daemon); 'flags' set afterwards. */
 static int open_node(int chan, int flags)
 {
-	pthread_t t;
-	int fd = -1;
+	int fd = raw_open(chan, NODE, NULL);
 
-	assert_int_equal(pthread_create(&t, NULL, opener_main, &fd), 0);
-	raw_accept_open(chan);
-	pthread_join(t, NULL);
-	assert_true(fd >= 0);
 	if (flags)
 		assert_int_equal(fcntl(fd, F_SETFL, flags), 0);
 	return fd;
