@@ -145,10 +145,15 @@ static void fusd_done_locked(struct fusd_channel *chan, struct fusd_call *call)
 	}
 }
 
+/* May one more call go on the channel (max_pending)? */
+static bool fusd_below_cap(struct fusd_channel *chan)
+{
+	return READ_ONCE(chan->npending) < max(1U, READ_ONCE(fusd_max_pending));
+}
+
 static bool fusd_has_room(struct fusd_channel *chan)
 {
-	return READ_ONCE(chan->npending) < max(1U, READ_ONCE(fusd_max_pending)) ||
-	       READ_ONCE(chan->dead);
+	return fusd_below_cap(chan) || READ_ONCE(chan->dead);
 }
 
 /*
@@ -169,8 +174,7 @@ int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 			spin_unlock(&chan->lock);
 			return -EPIPE;
 		}
-		if (!capped || chan->npending <
-		    max(1U, READ_ONCE(fusd_max_pending)))
+		if (!capped || fusd_below_cap(chan))
 			break;
 		spin_unlock(&chan->lock);
 		/* close() (FLUSH) waits rather than fail with EAGAIN. */
@@ -326,8 +330,8 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 	/* Killed: a late answer is dropped. */
 	spin_lock(&chan->lock);
 	fusd_abandon_locked(chan, call);
-	ret = call->state == FUSD_CALL_DONE && completion_done(&call->done) ?
-	      call->result : -EINTR;
+	/* Answered (or failed) in the meantime: complete() goes with DONE. */
+	ret = completion_done(&call->done) ? call->result : -EINTR;
 	spin_unlock(&chan->lock);
 	return ret;
 }
