@@ -252,6 +252,17 @@ int fusd_notify_poll(struct fusd_file_info *file, unsigned int mask);
 int fusd_set_ioctl_length(struct fusd_file_info *file, size_t length);
 
 /**
+ * Let one read or write request of device @p fd carry up to @p bytes
+ * (default FUSD_IO_MAX, 128 KiB): the read and write callbacks then get
+ * up to that many bytes at once.  The kernel grants at most its max_io
+ * module parameter (default 1 MiB); 0 restores the default.
+ * @return the bytes granted, or -1 with errno EBADF (@p fd is not a
+ *         registered device), EINVAL (@p bytes too large) or EOPNOTSUPP
+ *         (the kernel speaks a protocol older than 1.2).
+ */
+ssize_t fusd_set_io_max(int fd, size_t bytes);
+
+/**
  * For an ioctl whose data _IOC_SIZE does not describe (a pointer inside a
  * struct, a variable-length buffer): while answering that ioctl (in the
  * callback, or deferred), copy @p len bytes (at most FUSD_IO_MAX) from
@@ -282,7 +293,9 @@ void fusd_destroy(struct fusd_file_info *file);
 void fusd_dispatch(int fd);
 
 /** Serve every registered device until none is left.  Uses poll(), so any
- * descriptor number works. */
+ * descriptor number works.  With a single device and a kernel speaking
+ * protocol 1.2 it waits in the kernel instead, answering each call and
+ * taking the next in one system call. */
 void fusd_run(void);
 
 /**

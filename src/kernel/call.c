@@ -80,12 +80,15 @@ struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 	intr_at = size;
 	if (waited)
 		size += struct_size(call, msg, sizeof(struct fusd_request));
-	call = kvzalloc(size, GFP_KERNEL_ACCOUNT);
+	/* The payload is written over by the caller: zero only the rest. */
+	call = kvmalloc(size, GFP_KERNEL_ACCOUNT);
 	if (!call)
 		return NULL;
+	memset(call, 0, struct_size(call, msg, sizeof(struct fusd_request)));
 	fusd_call_init(call, chan, fh, opcode, msg_len);
 	if (waited) {
 		call->intr = (struct fusd_call *)((u8 *)call + intr_at);
+		memset(call->intr, 0, size - intr_at);
 		fusd_call_init(call->intr, chan, fh, FUSD_OP_INTERRUPT,
 			       sizeof(struct fusd_request));
 		call->intr->owner = call;
@@ -116,6 +119,8 @@ void fusd_call_put(struct fusd_call *call)
 		put_task_struct(call->caller);
 	if (call->caller_cred)
 		put_cred(call->caller_cred);
+	if (call->bvec)
+		fusd_call_unpin(call);
 	kvfree(call->data);
 	kvfree(call);		/* its INTERRUPT too */
 }
@@ -131,6 +136,15 @@ static void fusd_queue_locked(struct fusd_channel *chan, struct fusd_call *call)
 		call->counted = true;
 		chan->npending++;
 	}
+}
+
+/*
+ * A call was queued: one daemon thread waiting in read() takes it (they
+ * wait exclusively), and every poller of the channel hears of it.
+ */
+static void fusd_wake_reader(struct fusd_channel *chan)
+{
+	wake_up_interruptible(&chan->readers);
 }
 
 /* The call leaves the channel: one pending call less. */
@@ -193,7 +207,7 @@ int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 		call->orphan = true;
 	fusd_queue_locked(chan, call);
 	spin_unlock(&chan->lock);
-	wake_up_interruptible(&chan->readers);
+	fusd_wake_reader(chan);
 	return 0;
 }
 
@@ -218,19 +232,20 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
  * of the call it names.  One that needs no answer (its caller left) goes
  * out even though the call is over.
  */
-static void fusd_intr_queue_locked(struct fusd_channel *chan,
+static bool fusd_intr_queue_locked(struct fusd_channel *chan,
 				   struct fusd_call *call)
 {
 	struct fusd_call *intr = call->intr;
 
 	if (!intr || !call->interrupted || intr->state != FUSD_CALL_NEW ||
 	    call->delivering || chan->dead)
-		return;
+		return false;
 	if (call->state != FUSD_CALL_SENT && !intr->no_reply)
-		return;
+		return false;
 	intr->req->u.interrupt.id = call->req->hdr.id;
 	fusd_call_get(intr);	/* the channel's */
 	fusd_queue_locked(chan, intr);
+	return true;
 }
 
 /* The call is over: its INTERRUPT, if still on the channel, goes too. */
@@ -252,7 +267,8 @@ static void fusd_intr_end_locked(struct fusd_channel *chan,
 static void fusd_abandon_locked(struct fusd_channel *chan,
 				struct fusd_call *call)
 {
-	if (call->state == FUSD_CALL_SENT) {
+	if (call->state == FUSD_CALL_SENT ||
+	    call->state == FUSD_CALL_FILLING) {
 		call->orphan = true;
 		call->abandoned = true;	/* no more FUSD_IOC_COPY_* */
 		return;
@@ -263,7 +279,7 @@ static void fusd_abandon_locked(struct fusd_channel *chan,
 
 /* 1.0 daemons: a signal withdraws the call even after it was read. */
 static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
-				   struct fusd_call *call)
+				   struct fusd_call *call, bool *queued)
 {
 	if (call->req->hdr.opcode == FUSD_OP_OPEN) {
 		call->orphan = true;	/* see fusd_abandon_locked */
@@ -271,9 +287,19 @@ static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
 	}
 	call->interrupted = true;
 	call->intr->no_reply = true;
-	fusd_intr_queue_locked(chan, call);
+	*queued = fusd_intr_queue_locked(chan, call);
 	fusd_unlink_locked(chan, call);
 	return -ERESTARTSYS;
+}
+
+/*
+ * Is the daemon copying between the call and the caller's pages right
+ * now?  Then the caller may not return to user space before it ends: its
+ * memory must not change under a copy it was told had failed.
+ */
+static bool fusd_call_busy(const struct fusd_call *call)
+{
+	return call->delivering || call->state == FUSD_CALL_FILLING;
 }
 
 /*
@@ -291,7 +317,7 @@ static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
 s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		   unsigned int freeze)
 {
-	bool wait_on = false;
+	bool wait_on = false, queued = false;
 	s64 ret = 0;
 
 	if (!wait_for_completion_state(&call->done,
@@ -306,17 +332,18 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		/* Never read: nothing happened, restarting is safe. */
 		fusd_unlink_locked(chan, call);
 		ret = -ERESTARTSYS;
-	} else if (chan->proto_minor < 1) {
-		ret = fusd_call_withdraw_v1_0(chan, call);
+	} else if (chan->proto_minor < 1 && !fusd_call_busy(call)) {
+		ret = fusd_call_withdraw_v1_0(chan, call, &queued);
 	} else {
 		if (!call->interrupted) {
 			call->interrupted = true;
-			fusd_intr_queue_locked(chan, call);
+			queued = fusd_intr_queue_locked(chan, call);
 		}
 		wait_on = true;
 	}
 	spin_unlock(&chan->lock);
-	wake_up_interruptible(&chan->readers);
+	if (queued)
+		fusd_wake_reader(chan);
 	if (!wait_on)
 		return ret;
 
@@ -354,10 +381,12 @@ bool fusd_channel_has_calls(struct fusd_channel *chan)
 static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 			   bool ok)
 {
+	bool queued = false;
+
 	spin_lock(&chan->lock);
 	call->delivering = false;
 	if (ok) {
-		fusd_intr_queue_locked(chan, call);
+		queued = fusd_intr_queue_locked(chan, call);
 	} else if (call->no_reply && !chan->dead) {
 		/* The channel's reference came with it; give it back. */
 		fusd_call_get(call);
@@ -377,8 +406,24 @@ static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 		list_add(&call->link, &chan->queue);
 	}
 	spin_unlock(&chan->lock);
-	if (ok)
-		wake_up_interruptible(&chan->readers);
+	if (queued)
+		fusd_wake_reader(chan);
+}
+
+/* Payload bytes of a request that sit in the caller's pages (WRITE). */
+static size_t fusd_call_paged(const struct fusd_call *call)
+{
+	return call->req->hdr.opcode == FUSD_OP_WRITE ? call->direct_len : 0;
+}
+
+/* Copy a whole request to the daemon's buffer. */
+static int fusd_call_deliver(const struct fusd_call *call, char __user *buf)
+{
+	size_t paged = fusd_call_paged(call), head = call->msg_len - paged;
+
+	if (copy_to_user(buf, call->msg, head))
+		return -EFAULT;
+	return paged ? fusd_pages_to_user(call, buf + head, paged) : 0;
 }
 
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
@@ -387,15 +432,17 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 	u32 limit = READ_ONCE(chan->batch_max), handed = 0;
 	struct fusd_call *call;
 	size_t done = 0;
-	int err;
+	int err = 0;
+	bool more;
 
 	spin_lock(&chan->lock);
 	while (list_empty(&chan->queue)) {
 		spin_unlock(&chan->lock);
 		if (nonblock)
 			return -EAGAIN;
-		err = wait_event_interruptible(chan->readers,
-					       fusd_channel_has_calls(chan));
+		/* Exclusive: one new call wakes one daemon thread. */
+		err = wait_event_interruptible_exclusive(chan->readers,
+						fusd_channel_has_calls(chan));
 		if (err)
 			return err;
 		spin_lock(&chan->lock);
@@ -418,10 +465,12 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 		call->delivering = true;
 		spin_unlock(&chan->lock);
 
-		if (copy_to_user(buf + done, call->msg, call->msg_len)) {
+		if (fusd_call_deliver(call, buf + done)) {
 			fusd_delivered(chan, call, false);
 			fusd_call_put(call);
-			return done ? done : -EFAULT;
+			err = -EFAULT;
+			spin_lock(&chan->lock);
+			break;
 		}
 		fusd_delivered(chan, call, true);
 		done += call->msg_len;
@@ -429,8 +478,14 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 		fusd_call_put(call);
 		spin_lock(&chan->lock);
 	}
+	more = !list_empty(&chan->queue);
 	spin_unlock(&chan->lock);
-	return done ? done : -EINVAL;
+	/* Calls left (a batch limit, a small buffer): another thread's. */
+	if (more)
+		fusd_wake_reader(chan);
+	if (done)
+		return done;
+	return err ? err : -EINVAL;
 }
 
 #define FUSD_POLL_BITS (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLERR | EPOLLHUP | \
@@ -520,7 +575,7 @@ void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
  * queues it again for as long as the call it names waits; anything else
  * ends it.
  */
-static void fusd_intr_answered_locked(struct fusd_channel *chan,
+static bool fusd_intr_answered_locked(struct fusd_channel *chan,
 				      struct fusd_call *intr, bool again)
 {
 	struct fusd_call *call;
@@ -530,9 +585,10 @@ static void fusd_intr_answered_locked(struct fusd_channel *chan,
 		hash_del(&intr->hnode);
 		intr->state = FUSD_CALL_QUEUED;
 		list_add_tail(&intr->link, &chan->queue);
-		return;
+		return true;
 	}
 	fusd_unlink_locked(chan, intr);
+	return false;
 }
 
 /*
@@ -558,6 +614,58 @@ static int fusd_take_header(void *msg, size_t ksize, size_t min,
 }
 
 /*
+ * Take a reply's payload: a READ's data straight into its caller's pinned
+ * pages, anything else into a buffer the caller copies from.  Runs with
+ * the call off the channel (FILLING), so nothing else touches it.
+ */
+static int fusd_reply_take_data(struct fusd_call *call,
+				const char __user *ubuf, size_t len)
+{
+	if (call->bvec)
+		return fusd_pages_from_user(call, ubuf, len);
+	call->data = kvmalloc(len, GFP_KERNEL_ACCOUNT);
+	if (!call->data)
+		return -ENOMEM;
+	if (copy_from_user(call->data, ubuf, len)) {
+		kvfree(call->data);
+		call->data = NULL;
+		return -EFAULT;
+	}
+	return 0;
+}
+
+/*
+ * Copy a valid reply's payload in, with the call off the channel's lists
+ * while chan->lock is dropped.  On failure the call goes back as it was
+ * (the daemon may try again) and its INTERRUPT, if a signal came
+ * meanwhile, is queued.
+ */
+static int fusd_reply_fill_locked(struct fusd_channel *chan,
+				  struct fusd_call *call,
+				  const char __user *ubuf, size_t len)
+	__must_hold(&chan->lock)
+{
+	bool queued;
+	int err;
+
+	hash_del(&call->hnode);
+	call->state = FUSD_CALL_FILLING;
+	spin_unlock(&chan->lock);
+	err = fusd_reply_take_data(call, ubuf, len);
+	spin_lock(&chan->lock);
+	if (!err)
+		return 0;
+	call->state = FUSD_CALL_SENT;
+	hash_add(chan->sent, &call->hnode, call->req->hdr.id);
+	queued = fusd_intr_queue_locked(chan, call);
+	spin_unlock(&chan->lock);
+	if (queued)
+		fusd_wake_reader(chan);
+	spin_lock(&chan->lock);
+	return err;
+}
+
+/*
  * Apply one reply at 'ubuf'.  Returns the bytes it used, or -errno.
  * 'avail' is what is left of the daemon's write().
  */
@@ -565,30 +673,20 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 				const struct fusd_msg_header *hdr,
 				const char __user *ubuf, size_t avail)
 {
+	size_t io_max = max_t(size_t, READ_ONCE(chan->io_max), FUSD_IO_MAX);
 	struct fusd_call *call;
 	struct fusd_reply rep;
-	void *data = NULL;
+	bool bad, queued = false;
 	size_t len = 0;
 	int err;
-	bool bad;
 
 	err = fusd_take_header(&rep, sizeof(rep), FUSD_REPLY_SIZE_V1_0, hdr,
 			       ubuf, avail);
 	if (err == -EFAULT)
 		return err;
-	bad = err || hdr->size - hdr->hdr_size > FUSD_IO_MAX;
-	if (!bad) {
+	bad = err || hdr->size - hdr->hdr_size > io_max;
+	if (!bad)
 		len = hdr->size - hdr->hdr_size;
-		if (len) {
-			data = kvmalloc(len, GFP_KERNEL_ACCOUNT);
-			if (!data)
-				return -ENOMEM;
-			if (copy_from_user(data, ubuf + hdr->hdr_size, len)) {
-				kvfree(data);
-				return -EFAULT;
-			}
-		}
-	}
 
 	spin_lock(&chan->lock);
 	call = fusd_find_sent_locked(chan, hdr->id);
@@ -597,29 +695,34 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 		bool late = !bad && hdr->id && hdr->id <= chan->next_id;
 
 		spin_unlock(&chan->lock);
-		kvfree(data);
 		return late ? (ssize_t)hdr->size : -EINVAL;
 	}
 	bad = bad || !fusd_reply_ok(chan, call, &rep, len);
 
 	if (call->req->hdr.opcode == FUSD_OP_INTERRUPT) {
-		fusd_intr_answered_locked(chan, call,
-					  !bad && rep.result == -EAGAIN);
+		queued = fusd_intr_answered_locked(chan, call,
+						   !bad && rep.result == -EAGAIN);
 		spin_unlock(&chan->lock);
-		wake_up_interruptible(&chan->readers);
-		kvfree(data);
+		if (queued)
+			fusd_wake_reader(chan);
 		return bad ? -EINVAL : (ssize_t)hdr->size;
 	}
 
+	if (!bad && len) {
+		err = fusd_reply_fill_locked(chan, call, ubuf + hdr->hdr_size,
+					     len);
+		if (err) {
+			spin_unlock(&chan->lock);
+			return err;
+		}
+	}
 	if (bad) {
 		call->result = -EIO;
 	} else {
 		call->result = rep.result;
 		call->offset = rep.offset;
 		call->reply_flags = rep.flags;
-		call->data = data;
 		call->data_len = len;
-		data = NULL;
 		/* Before the caller wakes: a poll right after sees it. */
 		if (rep.flags & FUSD_REPLY_POLL)
 			fusd_file_set_poll_locked(chan, call->req->fh,
@@ -630,17 +733,19 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 		if (!bad && call->result == 0) {
 			fusd_queue_locked(chan, call->undo);
 			call->undo = NULL;
+			queued = true;
 		}
 	}
 	fusd_intr_end_locked(chan, call);
-	hash_del(&call->hnode);
+	if (call->state == FUSD_CALL_SENT)
+		hash_del(&call->hnode);
 	fusd_done_locked(chan, call);
 	complete(&call->done);
 	spin_unlock(&chan->lock);
 
-	wake_up_interruptible(&chan->readers);
+	if (queued)
+		fusd_wake_reader(chan);
 	fusd_call_put(call);	/* the channel's reference */
-	kvfree(data);
 	return bad ? -EINVAL : (ssize_t)hdr->size;
 }
 

@@ -11,6 +11,7 @@
 #include <linux/module.h>
 #include <linux/pid.h>
 #include <linux/poll.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -47,6 +48,7 @@ static int fusd_control_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&chan->copies);
 	init_waitqueue_head(&chan->room);
 	mutex_init(&chan->reg_lock);
+	chan->io_max = FUSD_IO_MAX;
 	chan->cred = get_cred(file->f_cred);
 	chan->owner = get_task_pid(current, PIDTYPE_TGID);
 	file->private_data = chan;
@@ -146,7 +148,7 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
 		if (chan->proto_minor >= 1)
 			chan->features = args->features & FUSD_FEATURES_ALL;
 		args->minor = chan->proto_minor;
-		args->io_max = FUSD_IO_MAX;
+		args->io_max = chan->io_max;
 		args->features = chan->features;
 		args->supported = FUSD_FEATURES_ALL;
 		ret = fusd_device_register(chan, args);
@@ -194,6 +196,73 @@ static long fusd_ioc_copy(struct fusd_channel *chan, void __user *uarg,
 	if (ret)
 		return ret;
 	return fusd_channel_copy(chan, &cp, to_caller);
+}
+
+/*
+ * Replies, then requests, in one system call: the daemon's steady state
+ * is one call per request (ublk's COMMIT_AND_FETCH).  Replies go as a
+ * write() would take them; if not all of them could be taken, nothing is
+ * read and out_done says where it stopped.  Returns what read() would.
+ */
+static long fusd_ioc_exchange(struct fusd_channel *chan, struct file *file,
+			      void __user *uarg, size_t usize)
+{
+	struct fusd_exchange __user *u = uarg;
+	struct fusd_exchange ex;
+	ssize_t n = 0;
+	int ret;
+
+	if (!fusd_channel_registered(chan))
+		return -ENODEV;
+	ret = copy_struct_from_user(&ex, sizeof(ex), uarg, usize);
+	if (ret)
+		return ret;
+	if (!(chan->features & FUSD_FEATURE_EXCHANGE))
+		return -EOPNOTSUPP;
+	if (ex.flags & ~FUSD_EXCHANGE_FLAGS_ALL || ex.reserved0 ||
+	    ex.in_len > INT_MAX)
+		return -EINVAL;
+	if (ex.out_len) {
+		n = fusd_channel_write_replies(chan,
+					       u64_to_user_ptr(ex.out_buf),
+					       ex.out_len);
+		if (n < 0)
+			return n;
+	}
+	/* Told before anything is read, so no request can be lost. */
+	if (put_user(n, &u->out_done))
+		return -EFAULT;
+	if (n < ex.out_len || !ex.in_len)
+		return 0;
+	n = fusd_channel_read_calls(chan, u64_to_user_ptr(ex.in_buf),
+				    ex.in_len, file->f_flags & O_NONBLOCK ||
+				    ex.flags & FUSD_EXCHANGE_NONBLOCK);
+	/* The replies are gone: a restart must not send them again. */
+	if (n == -ERESTARTSYS && ex.out_len)
+		n = -EINTR;
+	return n;
+}
+
+/*
+ * Largest READ/WRITE payload from now on: asked in bytes (0: the
+ * default FUSD_IO_MAX), granted up to the module's max_io.
+ */
+static long fusd_ioc_set_io_max(struct fusd_channel *chan, void __user *uarg,
+				size_t usize)
+{
+	u32 want, cap = min_t(u32, READ_ONCE(fusd_max_io), SZ_64M);
+	int ret;
+
+	if (!fusd_channel_registered(chan))
+		return -ENODEV;
+	ret = copy_struct_from_user(&want, sizeof(want), uarg, usize);
+	if (ret)
+		return ret;
+	if (!(chan->features & FUSD_FEATURE_IO_MAX))
+		return -EOPNOTSUPP;
+	want = want ? min(want, max_t(u32, cap, FUSD_IO_MAX)) : FUSD_IO_MAX;
+	WRITE_ONCE(chan->io_max, want);
+	return copy_to_user(uarg, &want, sizeof(want)) ? -EFAULT : 0;
 }
 
 static long fusd_ioc_set_batch(struct fusd_channel *chan, void __user *uarg,
@@ -244,6 +313,15 @@ static long fusd_control_ioctl(struct file *file, unsigned int cmd,
 		if (!fusd_ioc_fits(cmd, _IOC_WRITE, sizeof(u32)))
 			break;
 		return fusd_ioc_set_batch(chan, uarg, usize);
+	case FUSD_IOC_NR_EXCHANGE:
+		if (!fusd_ioc_fits(cmd, _IOC_READ | _IOC_WRITE,
+				   FUSD_EXCHANGE_SIZE_V1_2))
+			break;
+		return fusd_ioc_exchange(chan, file, uarg, usize);
+	case FUSD_IOC_NR_SET_IO_MAX:
+		if (!fusd_ioc_fits(cmd, _IOC_READ | _IOC_WRITE, sizeof(u32)))
+			break;
+		return fusd_ioc_set_io_max(chan, uarg, usize);
 	}
 	return -ENOTTY;
 }

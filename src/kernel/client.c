@@ -8,6 +8,7 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/uio.h>
 
 #include "fusd_i.h"
 
@@ -130,51 +131,86 @@ static int fusd_client_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static ssize_t fusd_client_read(struct file *file, char __user *buf,
-				size_t count, loff_t *ppos)
+/* Most bytes one READ or WRITE asks of the daemon. */
+static size_t fusd_client_io_size(struct fusd_file *ff, struct iov_iter *iter)
 {
-	struct fusd_file *ff = file->private_data;
+	return min_t(size_t, iov_iter_count(iter), READ_ONCE(ff->chan->io_max));
+}
+
+/*
+ * read(), readv(), io_uring: one request for the whole buffer.  Large
+ * reads hand the daemon's reply straight into the caller's pinned pages.
+ */
+static ssize_t fusd_client_read_iter(struct kiocb *iocb, struct iov_iter *to)
+{
+	struct fusd_file *ff = iocb->ki_filp->private_data;
+	size_t size = fusd_client_io_size(ff, to);
 	struct fusd_call *call;
 	ssize_t ret;
 
-	call = fusd_client_call(file, ff, FUSD_OP_READ, 0);
+	call = fusd_client_call(iocb->ki_filp, ff, FUSD_OP_READ, 0);
 	if (!call)
 		return -ENOMEM;
-	call->req->u.rw.offset = *ppos;
-	call->req->u.rw.size = min_t(size_t, count, FUSD_IO_MAX);
+	if (fusd_want_direct(to, size)) {
+		ret = fusd_call_pin(call, to, size);
+		if (ret < 0)
+			goto out;
+		size = ret;
+	}
+	call->req->u.rw.offset = iocb->ki_pos;
+	call->req->u.rw.size = size;
 
 	ret = fusd_client_run(ff, call);
-	if (ret >= 0) {
-		if (copy_to_user(buf, call->data, call->data_len))
-			ret = -EFAULT;
-		else
-			fusd_client_update_pos(call, ppos);
-	}
+	if (ret < 0)
+		goto out;
+	if (call->bvec)
+		iov_iter_advance(to, call->data_len);
+	else if (copy_to_iter(call->data, call->data_len, to) !=
+		 call->data_len)
+		ret = -EFAULT;
+	if (ret >= 0)
+		fusd_client_update_pos(call, &iocb->ki_pos);
+out:
 	fusd_call_put(call);
 	return ret;
 }
 
-static ssize_t fusd_client_write(struct file *file, const char __user *buf,
-				 size_t count, loff_t *ppos)
+/* write(), writev(), io_uring: one request; large ones stay in place. */
+static ssize_t fusd_client_write_iter(struct kiocb *iocb,
+				      struct iov_iter *from)
 {
-	struct fusd_file *ff = file->private_data;
-	size_t size = min_t(size_t, count, FUSD_IO_MAX);
+	struct fusd_file *ff = iocb->ki_filp->private_data;
+	size_t size = fusd_client_io_size(ff, from);
+	bool direct = fusd_want_direct(from, size);
 	struct fusd_call *call;
 	ssize_t ret;
 
-	call = fusd_client_call(file, ff, FUSD_OP_WRITE, size);
+	call = fusd_client_call(iocb->ki_filp, ff, FUSD_OP_WRITE,
+				direct ? 0 : size);
 	if (!call)
 		return -ENOMEM;
-	call->req->u.rw.offset = *ppos;
-	call->req->u.rw.size = size;
-	if (copy_from_user(call->req + 1, buf, size)) {
-		fusd_call_put(call);
-		return -EFAULT;
+	if (direct) {
+		ret = fusd_call_pin(call, from, size);
+		if (ret < 0)
+			goto out;
+		size = ret;
+		call->msg_len += size;
+		call->req->hdr.size = call->msg_len;
+	} else if (!copy_from_iter_full(call->req + 1, size, from)) {
+		ret = -EFAULT;
+		goto out;
+	} else {
+		iov_iter_revert(from, size);
 	}
+	call->req->u.rw.offset = iocb->ki_pos;
+	call->req->u.rw.size = size;
 
 	ret = fusd_client_run(ff, call);
-	if (ret >= 0)
-		fusd_client_update_pos(call, ppos);
+	if (ret >= 0) {
+		iov_iter_advance(from, ret);
+		fusd_client_update_pos(call, &iocb->ki_pos);
+	}
+out:
 	fusd_call_put(call);
 	return ret;
 }
@@ -293,8 +329,8 @@ const struct file_operations fusd_client_fops = {
 	.owner = THIS_MODULE,
 	.open = fusd_client_open,
 	.release = fusd_client_release,
-	.read = fusd_client_read,
-	.write = fusd_client_write,
+	.read_iter = fusd_client_read_iter,
+	.write_iter = fusd_client_write_iter,
 	.llseek = fusd_client_llseek,
 	.poll = fusd_client_poll,
 	.flush = fusd_client_flush,

@@ -12,6 +12,8 @@
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/sched/coredump.h>
+#include <linux/mm.h>
+#include <linux/uio.h>
 
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
 #error "fusd needs Linux 6.1 or newer"
@@ -56,6 +58,44 @@ static inline bool fusd_task_dumpable(struct task_struct *task)
 	ret = es && READ_ONCE(es->dumpable) == TASK_DUMPABLE_OWNER;
 	rcu_read_unlock();
 	return ret;
+}
+#endif
+
+/*
+ * Pages of a user-space buffer the CPU will copy to or from while its
+ * owner sleeps.  6.3 added iov_iter_extract_pages(), which pins them
+ * (FOLL_PIN, the rule for memory written behind the owner's back); before
+ * it, iov_iter_get_pages2() takes plain references.  Both advance the
+ * iterator and ask for write access when it is a destination.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+static inline ssize_t fusd_iter_pin_pages(struct iov_iter *iter,
+					  struct page **pages, size_t max,
+					  unsigned int maxpages, size_t *off)
+{
+	return iov_iter_extract_pages(iter, &pages, max, maxpages, 0, off);
+}
+
+static inline void fusd_unpin_page(struct page *page, bool dirty)
+{
+	if (dirty)
+		unpin_user_pages_dirty_lock(&page, 1, true);
+	else
+		unpin_user_page(page);
+}
+#else
+static inline ssize_t fusd_iter_pin_pages(struct iov_iter *iter,
+					  struct page **pages, size_t max,
+					  unsigned int maxpages, size_t *off)
+{
+	return iov_iter_get_pages2(iter, pages, max, maxpages, off);
+}
+
+static inline void fusd_unpin_page(struct page *page, bool dirty)
+{
+	if (dirty)
+		set_page_dirty_lock(page);
+	put_page(page);
 }
 #endif
 

@@ -20,6 +20,7 @@
 #ifndef FUSD_I_H
 #define FUSD_I_H
 
+#include <linux/bvec.h>
 #include <linux/cdev.h>
 #include <linux/completion.h>
 #include <linux/cred.h>
@@ -60,6 +61,7 @@ struct fusd_channel {
 	u32 reg_flags;			/* FUSD_REGISTER_* */
 	u64 features;			/* FUSD_FEATURE_* granted */
 	u32 batch_max;			/* requests per read(), 0: no limit */
+	u32 io_max;			/* most payload bytes per READ/WRITE */
 
 	const struct cred *cred;	/* daemon's credentials at open */
 	struct pid *owner;		/* daemon's thread group (pid ns too) */
@@ -92,6 +94,7 @@ enum fusd_call_state {
 	FUSD_CALL_NEW,		/* not yet queued */
 	FUSD_CALL_QUEUED,	/* on chan->queue */
 	FUSD_CALL_SENT,		/* in chan->sent, daemon has read it */
+	FUSD_CALL_FILLING,	/* its reply's payload is being copied in */
 	FUSD_CALL_DONE,		/* answered (or failed), off the channel */
 };
 
@@ -120,9 +123,19 @@ struct fusd_call {
 	struct fusd_call *owner;	/* INTERRUPT: the call it is part of */
 	bool delivering;		/* being copied to the daemon */
 
-	/* What the daemon reads: request header then payload. */
+	/* What the daemon reads: request header then payload (in msg, or
+	 * in the caller's pages).
+	 */
 	struct fusd_request *req;	/* points into msg */
 	size_t msg_len;
+
+	/* READ/WRITE payload in the caller's own pages, pinned for the life
+	 * of the call: the daemon's read() copies a WRITE's data straight
+	 * from them and its reply puts a READ's data straight into them.
+	 */
+	struct bio_vec *bvec;
+	unsigned int nr_bvec;
+	size_t direct_len;		/* bytes the pages hold */
 
 	/* OPEN only: the RELEASE that undoes it.  If the caller gives up
 	 * after the daemon read the OPEN and the daemon accepts it late,
@@ -167,6 +180,18 @@ void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
 void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 			       __poll_t mask);
+
+/* pages.c: the caller's pages, for a data path with one copy */
+extern unsigned int fusd_direct_min;
+extern unsigned int fusd_max_io;
+bool fusd_want_direct(struct iov_iter *iter, size_t size);
+ssize_t fusd_call_pin(struct fusd_call *call, struct iov_iter *iter,
+		      size_t size);
+void fusd_call_unpin(struct fusd_call *call);
+int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
+		       size_t len);
+int fusd_pages_from_user(struct fusd_call *call, const char __user *buf,
+			 size_t len);
 
 /* stats.c: sysfs attributes and /dev/fusd/status */
 struct fusd_stats {

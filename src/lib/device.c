@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * The device table (channel descriptor -> device) and the calls that
- * manage it: register, unregister, run loops.
+ * manage it: register, unregister, channel settings.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +22,7 @@ static pthread_mutex_t fusd_table_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fusd_epfd = -1;	/* every channel, for fusd_epoll_fd() */
 static struct fusd_dev **fusd_table;	/* indexed by descriptor */
 static size_t fusd_table_len;
+static unsigned int fusd_table_gen;	/* changes with every (un)register */
 
 void fusd_lock(void)
 {
@@ -128,6 +129,7 @@ struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
 	memcpy(&dev->fops, fops,
 	       fops_size < sizeof(dev->fops) ? fops_size : sizeof(dev->fops));
 	dev->features = features;
+	dev->io_max = FUSD_IO_MAX;
 	dev->device_info = device_info;
 
 	fusd_lock();
@@ -145,6 +147,7 @@ struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
 		fusd_table_len = len;
 	}
 	fusd_table[fd] = dev;
+	fusd_table_gen++;
 	if (fusd_epfd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
@@ -181,7 +184,8 @@ static int fusd_set_field(char *dst, const char *src)
  */
 static int fusd_register_ioctl(int fd, struct fusd_register *reg)
 {
-	reg->features = FUSD_FEATURE_REPLY_POLL;
+	reg->features = FUSD_FEATURE_REPLY_POLL | FUSD_FEATURE_EXCHANGE |
+			FUSD_FEATURE_IO_MAX;
 	if (ioctl(fd, FUSD_IOC_REGISTER, reg) == 0)
 		return 0;
 	if (errno != EINVAL)
@@ -388,6 +392,7 @@ FUSD_API int fusd_unregister(int fd)
 		dev = fusd_table[fd];
 		fusd_table[fd] = NULL;
 	}
+	fusd_table_gen++;
 	if (dev) {
 		if (fusd_epfd >= 0)
 			epoll_ctl(fusd_epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -448,57 +453,6 @@ FUSD_API void fusd_dispatch_fdset(fd_set *set)
 	}
 }
 
-/* Snapshot the registered descriptors into a pollfd array. */
-static size_t fusd_pollfds(struct pollfd **fds, size_t *cap)
-{
-	size_t i, n = 0;
-
-	fusd_lock();
-	if (*cap < fusd_table_len) {
-		struct pollfd *p = realloc(*fds, fusd_table_len * sizeof(*p));
-
-		if (p) {
-			*fds = p;
-			*cap = fusd_table_len;
-		}
-	}
-	for (i = 0; i < fusd_table_len && n < *cap; i++) {
-		if (!fusd_table[i])
-			continue;
-		(*fds)[n].fd = (int)i;
-		(*fds)[n].events = POLLIN;
-		(*fds)[n].revents = 0;
-		n++;
-	}
-	fusd_unlock();
-	return n;
-}
-
-FUSD_API void fusd_run(void)
-{
-	struct pollfd *fds = NULL;
-	size_t cap = 0, n, i;
-
-	while ((n = fusd_pollfds(&fds, &cap)) > 0) {
-		if (poll(fds, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			perror("fusd_run: poll");
-			break;
-		}
-		for (i = 0; i < n; i++) {
-			if (fds[i].revents & POLLNVAL) {
-				fprintf(stderr, "fusd_run: descriptor %d closed "
-					"without fusd_unregister\n", fds[i].fd);
-				fusd_unregister(fds[i].fd);
-			} else if (fds[i].revents) {
-				fusd_dispatch(fds[i].fd);
-			}
-		}
-	}
-	free(fds);
-}
-
 /* One descriptor that is readable whenever any device needs attention. */
 FUSD_API int fusd_epoll_fd(void)
 {
@@ -521,40 +475,30 @@ FUSD_API int fusd_epoll_fd(void)
 	return fd;
 }
 
-/* Handle what is ready now; never blocks.  Returns devices handled. */
-static int fusd_dispatch_ready_timeout(int timeout_ms)
+/* Registered descriptors into *fds (grown as needed); returns how many. */
+size_t fusd_table_snapshot(int **fds, size_t *cap, unsigned int *gen)
 {
-	struct epoll_event ev[16];
-	int epfd = fusd_epoll_fd(), n, i;
+	size_t i, n = 0;
 
-	if (epfd < 0)
-		return -1;
-	n = epoll_wait(epfd, ev, 16, timeout_ms);
-	if (n < 0)
-		return errno == EINTR ? 0 : -1;
-	for (i = 0; i < n; i++) {
-		struct fusd_dev *dev = fusd_dev_get(ev[i].data.fd);
+	fusd_lock();
+	if (*cap < fusd_table_len) {
+		int *p = realloc(*fds, fusd_table_len * sizeof(*p));
 
-		if (!dev)
-			continue;
-		/* Another thread may have taken the request: never block. */
-		if (!dev->nonblock) {
-			fcntl(dev->fd, F_SETFL,
-			      fcntl(dev->fd, F_GETFL) | O_NONBLOCK);
-			dev->nonblock = 1;
+		if (p) {
+			*fds = p;
+			*cap = fusd_table_len;
 		}
-		fusd_dev_put(dev);
-		fusd_dispatch(ev[i].data.fd);
 	}
+	for (i = 0; i < fusd_table_len && n < *cap; i++)
+		if (fusd_table[i])
+			(*fds)[n++] = (int)i;
+	if (gen)
+		*gen = fusd_table_gen;
+	fusd_unlock();
 	return n;
 }
 
-FUSD_API int fusd_dispatch_ready(void)
-{
-	return fusd_dispatch_ready_timeout(0);
-}
-
-static size_t fusd_count_devices(void)
+size_t fusd_table_count(void)
 {
 	size_t i, n = 0;
 
@@ -565,45 +509,44 @@ static size_t fusd_count_devices(void)
 	return n;
 }
 
-static void *fusd_worker(void *arg)
+/* Changes whenever a device is registered or unregistered. */
+unsigned int fusd_table_generation(void)
 {
-	(void)arg;
-	/* The timeout lets workers notice that every device is gone. */
-	while (fusd_count_devices() > 0)
-		if (fusd_dispatch_ready_timeout(500) < 0)
-			break;
-	return NULL;
+	unsigned int gen;
+
+	fusd_lock();
+	gen = fusd_table_gen;
+	fusd_unlock();
+	return gen;
 }
 
-FUSD_API int fusd_run_mt(int nthreads)
+FUSD_API ssize_t fusd_set_io_max(int fd, size_t bytes)
 {
-	pthread_t *threads;
-	int i, started = 0;
+	struct fusd_dev *dev = fusd_dev_get(fd);
+	uint32_t want;
+	ssize_t ret = -1;
 
-	if (nthreads < 1 || fusd_epoll_fd() < 0) {
+	if (!dev) {
+		errno = EBADF;
+		return -1;
+	}
+	if (!(dev->features & FUSD_FEATURE_IO_MAX)) {
+		errno = EOPNOTSUPP;	/* a kernel older than protocol 1.2 */
+	} else if (bytes > UINT32_MAX) {
 		errno = EINVAL;
-		return -1;
-	}
-	threads = calloc((size_t)nthreads, sizeof(*threads));
-	if (!threads)
-		return -1;
-	/* One call per read(), so that each thread takes its own. */
-	if (nthreads > 1) {
-		uint32_t one = 1;
-		size_t k;
-
+	} else {
+		want = (uint32_t)bytes;
+		/* Read buffers grow first: a request of the new size may be
+		 * queued as soon as the kernel grants it.  They never shrink
+		 * below what calls in flight may carry.
+		 */
 		fusd_lock();
-		for (k = 0; k < fusd_table_len; k++)
-			if (fusd_table[k])
-				ioctl((int)k, FUSD_IOC_SET_BATCH, &one);
+		if (want > dev->io_max)	/* the kernel grants 64 MiB at most */
+			dev->io_max = want < FUSD_IO_LIMIT ? want : FUSD_IO_LIMIT;
 		fusd_unlock();
+		if (ioctl(fd, FUSD_IOC_SET_IO_MAX, &want) == 0)
+			ret = want;
 	}
-	for (i = 1; i < nthreads; i++)
-		if (!pthread_create(&threads[started], NULL, fusd_worker, NULL))
-			started++;
-	fusd_worker(NULL);
-	for (i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	free(threads);
-	return 0;
+	fusd_dev_put(dev);
+	return ret;
 }

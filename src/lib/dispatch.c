@@ -23,6 +23,8 @@
  */
 static __thread struct fusd_call_ctx *fusd_running;
 
+static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct);
+
 static struct fusd_open **fusd_open_slot(struct fusd_dev *dev, uint64_t fh)
 {
 	struct fusd_open **p = &dev->opens[fh % FUSD_OPEN_BUCKETS];
@@ -76,6 +78,12 @@ static void fusd_ctx_put(struct fusd_call_ctx *ctx)
 	fusd_unlock();
 }
 
+/* A held answer was sent (loop.c): the dispatcher's reference goes. */
+void fusd_ctx_done(struct fusd_call_ctx *ctx)
+{
+	fusd_ctx_put(ctx);
+}
+
 /* The driver is done with a call: it leaves the deferred list. */
 static void fusd_ctx_answered_locked(struct fusd_call_ctx *ctx)
 {
@@ -87,11 +95,15 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 					  const struct fusd_request *req,
 					  size_t cap)
 {
-	struct fusd_call_ctx *ctx = calloc(1, sizeof(*ctx) + cap);
+	/* The data area is written before it is read: no need to clear it
+	 * (a large one would cost more than the call).
+	 */
+	struct fusd_call_ctx *ctx = malloc(sizeof(*ctx) + cap);
 	struct fusd_open *o;
 
 	if (!ctx)
 		return NULL;
+	memset(ctx, 0, sizeof(*ctx));
 	ctx->refs = 2;		/* the driver's and the dispatcher's */
 	ctx->req = *req;
 	ctx->cap = cap;
@@ -312,7 +324,7 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 	    errno != EPIPE)
 		perror("fusd: poll notification");
 	if (ret != -FUSD_NOREPLY)
-		fusd_return(&ctx->info, (ssize_t)ret);
+		fusd_answer(ctx, (ssize_t)ret, 1);
 	else if (unblock_now)
 		dev->fops.unblock(&ctx->info);
 	fusd_ctx_put(ctx);	/* the dispatcher's reference */
@@ -533,7 +545,7 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 		fusd_reply_now(dev, req, -ENOSYS);
 		return;
 	}
-	if (cap > FUSD_IO_MAX) {
+	if (cap > FUSD_IO_MAX && cap > dev->io_max) {
 		fusd_reply_now(dev, req, -EIO);
 		return;
 	}
@@ -568,68 +580,17 @@ void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len)
 		fprintf(stderr, "fusd: malformed request batch from kernel\n");
 }
 
-/* Each dispatching thread reads into its own buffer. */
-static pthread_key_t fusd_buf_key;
-static pthread_once_t fusd_buf_once = PTHREAD_ONCE_INIT;
-
-static void fusd_buf_key_init(void)
+/*
+ * Answer a call.  'direct': the callback's own return value, whose reply
+ * may wait for the run loop's next exchange with the kernel (loop.c).
+ */
+static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 {
-	pthread_key_create(&fusd_buf_key, free);
-}
-
-static char *fusd_thread_buffer(void)
-{
-	char *buf;
-
-	pthread_once(&fusd_buf_once, fusd_buf_key_init);
-	buf = pthread_getspecific(fusd_buf_key);
-	if (!buf) {
-		buf = malloc(FUSD_MSG_MAX);
-		if (buf && pthread_setspecific(fusd_buf_key, buf)) {
-			free(buf);
-			buf = NULL;
-		}
-	}
-	return buf;
-}
-
-FUSD_API void fusd_dispatch(int fd)
-{
-	struct fusd_dev *dev = fusd_dev_get(fd);
-	char *buf = fusd_thread_buffer();
-	ssize_t n;
-
-	if (!dev) {
-		fprintf(stderr, "fusd_dispatch: %d is not a fusd device\n", fd);
-		return;
-	}
-	if (!buf) {
-		perror("fusd_dispatch");
-		fusd_dev_put(dev);
-		return;
-	}
-	n = read(fd, buf, FUSD_MSG_MAX);
-	if (n < 0) {
-		if (errno != EINTR && errno != EAGAIN)
-			perror("fusd_dispatch: read");
-	} else {
-		fusd_dispatch_buffer(dev, buf, (size_t)n);
-	}
-	fusd_dev_put(dev);
-}
-
-FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
-{
-	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+	struct fusd_file_info *file = &ctx->info;
 	size_t data_len = 0, len;
-	int fd, ret = 0, err = 0, has_mask;
-	uint16_t op;
+	int fd, ret = 0, err = 0, has_mask, held = 0;
+	uint16_t op = ctx->req.hdr.opcode;
 
-	if (!file) {
-		errno = EINVAL;
-		return -1;
-	}
-	op = ctx->req.hdr.opcode;
 	/* An ioctl that reads hands back its (possibly updated) buffer: all
 	 * of it, unless the driver said less (fusd_set_ioctl_length).
 	 */
@@ -702,6 +663,9 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	if (fd < 0) {
 		ret = -1;
 		err = EPIPE;
+	} else if (direct && !has_mask && op != FUSD_OP_OPEN &&
+		   fusd_hold_reply(ctx, len)) {
+		held = 1;	/* sent, and the reference dropped, by loop.c */
 	} else if (write(fd, &ctx->reply, len) < 0) {
 		ret = -1;
 		err = errno;
@@ -714,9 +678,19 @@ FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
 	if (!ret && op == FUSD_OP_OPEN && retval == 0 &&
 	    ctx->dev->fops.poll_diff)
 		fusd_poll_cycle(ctx->dev, &ctx->req, 0);
-	fusd_ctx_put(ctx);
+	if (!held)
+		fusd_ctx_put(ctx);
 	errno = err ? err : errno;
 	return ret;
+}
+
+FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)
+{
+	if (!file) {
+		errno = EINVAL;
+		return -1;
+	}
+	return fusd_answer((struct fusd_call_ctx *)file, retval, 0);
 }
 
 /* The channel of a call's device; -1 with errno if there is none. */

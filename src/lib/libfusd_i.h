@@ -30,6 +30,9 @@ struct fusd_open {
 
 #define FUSD_OPEN_BUCKETS 64
 
+/* Most the kernel ever grants to FUSD_IOC_SET_IO_MAX. */
+#define FUSD_IO_LIMIT (64u << 20)
+
 /*
  * Size of the callback table of libfusd 1.0 (FUSD_1.0 fusd_register(),
  * whose binaries pass no size): every member up to fsync.  Members added
@@ -68,6 +71,7 @@ struct fusd_dev {
 	unsigned int refs;	/* the table + calls in flight */
 	int nonblock;		/* channel set O_NONBLOCK by the ready loop */
 	uint64_t features;	/* FUSD_FEATURE_* the kernel granted */
+	size_t io_max;		/* largest READ/WRITE payload it may send */
 	struct fusd_file_operations fops;	/* the driver's, copied */
 	void *device_info;
 	struct fusd_open *opens[FUSD_OPEN_BUCKETS];
@@ -126,7 +130,16 @@ void fusd_open_put(struct fusd_open *o);
 void fusd_lock(void);
 void fusd_unlock(void);
 
+size_t fusd_table_snapshot(int **fds, size_t *cap, unsigned int *gen);
+unsigned int fusd_table_generation(void);
+size_t fusd_table_count(void);
+
 /* dispatch.c */
 void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len);
+void fusd_ctx_done(struct fusd_call_ctx *ctx);
+
+/* loop.c: run loops */
+char *fusd_thread_buffer(const struct fusd_dev *dev, size_t *cap);
+int fusd_hold_reply(struct fusd_call_ctx *ctx, size_t len);
 
 #endif /* LIBFUSD_I_H */

@@ -2007,7 +2007,7 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	static const uint64_t sizes[] = { 0, 1, 4, 7, 8, 12, 15, 16, 24, 31,
 					  32, 33, 40, 447, 448, 449, 456, 512,
 					  4096, 16383 };
-	static const uint64_t nrs[] = { 0, 6, 7, 0x7f, 0x80, 0xff };
+	static const uint64_t nrs[] = { 0, 8, 9, 0x7f, 0x80, 0xff };
 	int fd = d ? d->chan : f->fd, registered = d || f->reg;
 	unsigned int type = pct(95) ? FUSD_IOC_MAGIC : (unsigned int)below(256);
 	unsigned int nr = (unsigned int)(pct(85) ? 1 + below(5) : PICK(nrs));

@@ -229,7 +229,7 @@
 #include <linux/ioctl.h>
 
 #define FUSD_PROTO_MAJOR	1
-#define FUSD_PROTO_MINOR	1
+#define FUSD_PROTO_MINOR	2
 
 /* Path of the control node, relative to /dev. */
 #define FUSD_CONTROL_NAME	"fusd/control"
@@ -237,11 +237,17 @@
 /* Longest device name, including the terminating NUL. */
 #define FUSD_NAME_MAX		128
 
-/* Most payload bytes one read or write request carries. */
+/*
+ * Most payload bytes one read or write request carries, unless the daemon
+ * raised its channel's limit (FUSD_IOC_SET_IO_MAX).
+ */
 #define FUSD_IO_MAX		(128 * 1024)
 
+/* Room for a request's header: a read buffer of io_max + this holds any. */
+#define FUSD_MSG_HDR_ROOM	4096
+
 /* A daemon read buffer of this size always holds the next request. */
-#define FUSD_MSG_MAX		(FUSD_IO_MAX + 4096)
+#define FUSD_MSG_MAX		(FUSD_IO_MAX + FUSD_MSG_HDR_ROOM)
 
 /* Largest errno a reply may carry (-result). */
 #define FUSD_ERRNO_MAX		511
@@ -378,7 +384,10 @@ struct fusd_register {
 
 /* Feature bits (fusd_register.features, fusd_version.features). */
 #define FUSD_FEATURE_REPLY_POLL	(1ULL << 0)	/* FUSD_REPLY_POLL in replies */
-#define FUSD_FEATURES_ALL	FUSD_FEATURE_REPLY_POLL
+#define FUSD_FEATURE_EXCHANGE	(1ULL << 1)	/* FUSD_IOC_EXCHANGE (1.2) */
+#define FUSD_FEATURE_IO_MAX	(1ULL << 2)	/* FUSD_IOC_SET_IO_MAX (1.2) */
+#define FUSD_FEATURES_ALL	(FUSD_FEATURE_REPLY_POLL | \
+				 FUSD_FEATURE_EXCHANGE | FUSD_FEATURE_IO_MAX)
 
 /* FUSD_IOC_COPY_FROM_CALLER / FUSD_IOC_COPY_TO_CALLER argument. */
 struct fusd_copy {
@@ -398,6 +407,26 @@ struct fusd_version {
 
 #define FUSD_VERSION_SIZE_V1_0	8
 
+/*
+ * FUSD_IOC_EXCHANGE argument: a write() of replies, then a read() of
+ * requests, in one system call (feature FUSD_FEATURE_EXCHANGE).
+ */
+struct fusd_exchange {
+	__u64 out_buf;		/* replies and notifications, as for write() */
+	__u64 out_len;		/* bytes at out_buf; 0: send nothing */
+	__u64 in_buf;		/* requests are placed here, as by read() */
+	__u64 in_len;		/* bytes at in_buf; 0: only send */
+	__u32 flags;		/* FUSD_EXCHANGE_* */
+	__u32 reserved0;	/* must be 0 */
+	__u64 out_done;		/* out: bytes of out_buf consumed */
+};
+
+#define FUSD_EXCHANGE_SIZE_V1_2	48
+
+/* fusd_exchange.flags */
+#define FUSD_EXCHANGE_NONBLOCK	(1U << 0)	/* as O_NONBLOCK, this call only */
+#define FUSD_EXCHANGE_FLAGS_ALL	FUSD_EXCHANGE_NONBLOCK
+
 #define FUSD_IOC_MAGIC		0xFD
 #define FUSD_IOC_REGISTER	_IOWR(FUSD_IOC_MAGIC, 1, struct fusd_register)
 #define FUSD_IOC_VERSION	_IOR(FUSD_IOC_MAGIC, 2, struct fusd_version)
@@ -408,7 +437,11 @@ struct fusd_version {
 #define FUSD_IOC_NR_SET_BATCH	3
 #define FUSD_IOC_NR_COPY_FROM_CALLER 4
 #define FUSD_IOC_NR_COPY_TO_CALLER 5
+#define FUSD_IOC_NR_EXCHANGE	6
+#define FUSD_IOC_NR_SET_IO_MAX	7
 #define FUSD_IOC_COPY_FROM_CALLER _IOW(FUSD_IOC_MAGIC, 4, struct fusd_copy)
 #define FUSD_IOC_COPY_TO_CALLER	_IOW(FUSD_IOC_MAGIC, 5, struct fusd_copy)
+#define FUSD_IOC_EXCHANGE	_IOWR(FUSD_IOC_MAGIC, 6, struct fusd_exchange)
+#define FUSD_IOC_SET_IO_MAX	_IOWR(FUSD_IOC_MAGIC, 7, __u32)
 
 #endif /* _UAPI_LINUX_FUSD_H */

@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-3-Clause
+/*
+ * One copy each way: a READ or WRITE call carries the caller's own pages,
+ * pinned while the caller sleeps in its system call.  The daemon's read()
+ * copies a WRITE's payload straight from them, and its reply copies a
+ * READ's data straight into them: no kernel buffer in between.  Small
+ * transfers still go through the call's own buffer, where pinning costs
+ * more than the copy it saves.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "fusd_i.h"
+
+/* Transfers of at least this many bytes use the caller's pages. */
+unsigned int fusd_direct_min = 2048;
+module_param_named(direct_min, fusd_direct_min, uint, 0644);
+MODULE_PARM_DESC(direct_min, "Smallest read/write copied straight between caller and daemon (bytes, default 2048)");
+
+/* The most a daemon may raise its channel's io_max to (FUSD_IOC_SET_IO_MAX). */
+unsigned int fusd_max_io = 1024 * 1024;
+module_param_named(max_io, fusd_max_io, uint, 0644);
+MODULE_PARM_DESC(max_io, "Largest read/write payload a daemon may ask for (bytes, default 1 MiB)");
+
+bool fusd_want_direct(struct iov_iter *iter, size_t size)
+{
+	return user_backed_iter(iter) && size &&
+	       size >= READ_ONCE(fusd_direct_min);
+}
+
+/*
+ * Pin up to 'size' bytes of the caller's buffer described by 'iter' into
+ * call->bvec.  Returns the bytes pinned (possibly fewer: a bad address
+ * after the first page ends the transfer there, as a short read or
+ * write), or -EFAULT/-ENOMEM.  'iter' is left where it was.
+ */
+ssize_t fusd_call_pin(struct fusd_call *call, struct iov_iter *iter,
+		      size_t size)
+{
+	unsigned int max = DIV_ROUND_UP(size, PAGE_SIZE) + 1, n = 0, i;
+	struct page **pages;
+	size_t done = 0;
+	ssize_t got = 0;
+
+	call->bvec = kvmalloc_array(max, sizeof(*call->bvec), GFP_KERNEL);
+	pages = kvmalloc_array(max, sizeof(*pages), GFP_KERNEL);
+	if (!call->bvec || !pages) {
+		kvfree(pages);
+		return -ENOMEM;
+	}
+	while (done < size && n < max) {
+		size_t off, left;
+
+		got = fusd_iter_pin_pages(iter, pages, size - done, max - n,
+					  &off);
+		if (got <= 0)
+			break;
+		left = got;
+		for (i = 0; left; i++) {
+			size_t len = min_t(size_t, left, PAGE_SIZE - off);
+
+			bvec_set_page(&call->bvec[n++], pages[i], len, off);
+			left -= len;
+			off = 0;
+		}
+		done += got;
+	}
+	kvfree(pages);
+	call->nr_bvec = n;
+	call->direct_len = done;
+	iov_iter_revert(iter, done);
+	if (!done)
+		return got < 0 ? got : -EFAULT;
+	return done;
+}
+
+/* At the call's end: a READ's pages were written to. */
+void fusd_call_unpin(struct fusd_call *call)
+{
+	bool dirty = call->req->hdr.opcode == FUSD_OP_READ;
+	unsigned int i;
+
+	for (i = 0; i < call->nr_bvec; i++)
+		fusd_unpin_page(call->bvec[i].bv_page, dirty);
+	kvfree(call->bvec);
+}
+
+/* Daemon's read(): the first 'len' bytes of a WRITE's payload to 'buf'. */
+int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
+		       size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; len && i < call->nr_bvec; i++) {
+		const struct bio_vec *bv = &call->bvec[i];
+		size_t n = min_t(size_t, len, bv->bv_len);
+		void *kaddr = kmap_local_page(bv->bv_page);
+		unsigned long left;
+
+		left = copy_to_user(buf, kaddr + bv->bv_offset, n);
+		kunmap_local(kaddr);
+		if (left)
+			return -EFAULT;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Daemon's reply: 'len' bytes of a READ's data from 'buf'. */
+int fusd_pages_from_user(struct fusd_call *call, const char __user *buf,
+			 size_t len)
+{
+	unsigned int i;
+
+	for (i = 0; len && i < call->nr_bvec; i++) {
+		struct bio_vec *bv = &call->bvec[i];
+		size_t n = min_t(size_t, len, bv->bv_len);
+		void *kaddr = kmap_local_page(bv->bv_page);
+		unsigned long left;
+
+		left = copy_from_user(kaddr + bv->bv_offset, buf, n);
+		kunmap_local(kaddr);
+		if (left)
+			return -EFAULT;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}

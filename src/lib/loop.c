@@ -1,0 +1,404 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Run loops: take requests off the channels and send the answers back.
+ *
+ * With FUSD_FEATURE_EXCHANGE a loop answers a call and takes the next in
+ * one system call (FUSD_IOC_EXCHANGE): the answer a callback returns is
+ * held back until its thread next asks the kernel for work, and travels
+ * with that request.  An answer is never held while the thread waits
+ * anywhere else.  fusd_run_mt's threads each wait on their own epoll set
+ * with EPOLLEXCLUSIVE, so that one request wakes one thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "libfusd_i.h"
+
+/* What one thread's loop is doing. */
+struct fusd_loop_thread {
+	struct fusd_dev *serving;	/* device whose requests it handles */
+	struct fusd_call_ctx *held;	/* an answer not sent yet */
+	size_t held_len;
+};
+
+static __thread struct fusd_loop_thread fusd_self;
+
+/* Each dispatching thread reads into its own buffer. */
+struct fusd_buf {
+	size_t cap;
+	char data[];
+};
+
+static pthread_key_t fusd_buf_key;
+static pthread_once_t fusd_buf_once = PTHREAD_ONCE_INIT;
+
+static void fusd_buf_key_init(void)
+{
+	pthread_key_create(&fusd_buf_key, free);
+}
+
+/* This thread's read buffer, big enough for any request of 'dev'. */
+char *fusd_thread_buffer(const struct fusd_dev *dev, size_t *cap)
+{
+	size_t io_max, need;
+	struct fusd_buf *b;
+
+	fusd_lock();
+	io_max = dev->io_max;
+	fusd_unlock();
+	need = (io_max > FUSD_IO_MAX ? io_max : FUSD_IO_MAX) +
+	       FUSD_MSG_HDR_ROOM;
+	pthread_once(&fusd_buf_once, fusd_buf_key_init);
+	b = pthread_getspecific(fusd_buf_key);
+	if (!b || b->cap < need) {
+		free(b);
+		b = malloc(sizeof(*b) + need);
+		if (b)
+			b->cap = need;
+		if (pthread_setspecific(fusd_buf_key, b)) {
+			free(b);
+			b = NULL;
+		}
+		if (!b)
+			return NULL;
+	}
+	*cap = b->cap;
+	return b->data;
+}
+
+/* Send a held answer now, with write(). */
+static void fusd_flush_held(void)
+{
+	struct fusd_call_ctx *ctx = fusd_self.held;
+
+	if (!ctx)
+		return;
+	fusd_self.held = NULL;
+	/* Refusals are not reported: a callback's answer never was. */
+	if (!ctx->dev->dead &&
+	    write(ctx->dev->fd, &ctx->reply, fusd_self.held_len) < 0 &&
+	    errno != EPIPE && errno != EINVAL)
+		perror("fusd: reply");
+	fusd_ctx_done(ctx);
+}
+
+/*
+ * May the answer of 'ctx' (its reply built, 'len' bytes) wait for this
+ * thread's next exchange?  Only while this thread's loop serves its
+ * device; the reply then takes over the reference of the answer.
+ */
+int fusd_hold_reply(struct fusd_call_ctx *ctx, size_t len)
+{
+	if (fusd_self.serving != ctx->dev)
+		return 0;
+	fusd_flush_held();	/* one at a time, in order */
+	fusd_self.held = ctx;
+	fusd_self.held_len = len;
+	return 1;
+}
+
+/* Exchange the held answer (if any) for requests.  read()'s result. */
+static ssize_t fusd_exchange(struct fusd_dev *dev, char *buf, size_t cap,
+			     int block)
+{
+	struct fusd_call_ctx *held = fusd_self.held;
+	struct fusd_exchange ex;
+	ssize_t n;
+
+	memset(&ex, 0, sizeof(ex));
+	if (held) {
+		ex.out_buf = (uintptr_t)&held->reply;
+		ex.out_len = fusd_self.held_len;
+	}
+	ex.in_buf = (uintptr_t)buf;
+	ex.in_len = cap;
+	ex.flags = block ? 0 : FUSD_EXCHANGE_NONBLOCK;
+	n = ioctl(dev->fd, FUSD_IOC_EXCHANGE, &ex);
+	if (held) {
+		int err = errno;
+
+		/* Taken or refused, it is over (as for write()). */
+		fusd_self.held = NULL;
+		fusd_ctx_done(held);
+		errno = err;
+	}
+	return n;
+}
+
+/* Did 'dev' stop being the only device (the blocking loop's condition)? */
+static int fusd_alone(const struct fusd_dev *dev, unsigned int gen)
+{
+	return !dev->dead && fusd_table_generation() == gen;
+}
+
+/*
+ * Serve 'dev' with exchanges.  Not blocking: until nothing is queued.
+ * Blocking: while the device table stays at generation 'gen'.  Returns
+ * 0, or -1 with errno (EAGAIN if a blocking exchange found the channel
+ * O_NONBLOCK).  Nothing is held on return.
+ */
+static int fusd_serve(struct fusd_dev *dev, int block, unsigned int gen)
+{
+	struct fusd_dev *prev = fusd_self.serving;
+	size_t cap;
+	char *buf;
+	ssize_t n;
+	int ret = 0;
+
+	fusd_self.serving = dev;
+	for (;;) {
+		buf = fusd_thread_buffer(dev, &cap);
+		if (!buf || dev->dead) {
+			ret = buf ? 0 : -1;
+			break;
+		}
+		n = fusd_exchange(dev, buf, cap, block);
+		if (n > 0) {
+			fusd_dispatch_buffer(dev, buf, (size_t)n);
+			if (block && !fusd_alone(dev, gen))
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR && block && fusd_alone(dev, gen))
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			ret = block ? -1 : 0;
+		} else if (n < 0 && errno != EINTR && !dev->dead) {
+			perror("fusd: exchange");
+			ret = -1;
+		}
+		break;
+	}
+	fusd_flush_held();
+	fusd_self.serving = prev;
+	return ret;
+}
+
+/* Handle what 'fd' has queued, without blocking. */
+static void fusd_serve_ready(int fd)
+{
+	struct fusd_dev *dev = fusd_dev_get(fd);
+
+	if (!dev)
+		return;
+	if (dev->features & FUSD_FEATURE_EXCHANGE) {
+		fusd_serve(dev, 0, 0);
+	} else {
+		/* Another thread may have taken the request: never block. */
+		if (!dev->nonblock) {
+			fcntl(dev->fd, F_SETFL,
+			      fcntl(dev->fd, F_GETFL) | O_NONBLOCK);
+			dev->nonblock = 1;
+		}
+		fusd_dispatch(fd);
+	}
+	fusd_dev_put(dev);
+}
+
+FUSD_API void fusd_dispatch(int fd)
+{
+	struct fusd_dev *dev = fusd_dev_get(fd);
+	size_t cap;
+	char *buf;
+	ssize_t n;
+
+	if (!dev) {
+		fprintf(stderr, "fusd_dispatch: %d is not a fusd device\n", fd);
+		return;
+	}
+	buf = fusd_thread_buffer(dev, &cap);
+	if (!buf) {
+		perror("fusd_dispatch");
+		fusd_dev_put(dev);
+		return;
+	}
+	n = read(fd, buf, cap);
+	if (n < 0) {
+		if (errno != EINTR && errno != EAGAIN)
+			perror("fusd_dispatch: read");
+	} else {
+		fusd_dispatch_buffer(dev, buf, (size_t)n);
+	}
+	fusd_dev_put(dev);
+}
+
+/*
+ * One device, served by exchanges: wait for requests in the kernel, not
+ * in poll(), while it stays the only one.  -1: use poll() this time.
+ */
+static int fusd_run_alone(int fd, unsigned int gen)
+{
+	struct fusd_dev *dev = fusd_dev_get(fd);
+	int ret = -1;
+
+	if (!dev)
+		return 0;
+	if ((dev->features & FUSD_FEATURE_EXCHANGE) && !dev->nonblock)
+		ret = fusd_serve(dev, 1, gen);
+	fusd_dev_put(dev);
+	return ret;
+}
+
+FUSD_API void fusd_run(void)
+{
+	struct pollfd *fds = NULL;
+	size_t cap = 0, n, i, fcap = 0;
+	unsigned int gen;
+	int *fdv = NULL;
+
+	while ((n = fusd_table_snapshot(&fdv, &fcap, &gen)) > 0) {
+		if (n == 1 && fusd_run_alone(fdv[0], gen) == 0)
+			continue;
+		if (cap < n) {
+			struct pollfd *p = realloc(fds, n * sizeof(*p));
+
+			if (!p) {
+				perror("fusd_run");
+				break;
+			}
+			fds = p;
+			cap = n;
+		}
+		for (i = 0; i < n; i++) {
+			fds[i].fd = fdv[i];
+			fds[i].events = POLLIN;
+			fds[i].revents = 0;
+		}
+		if (poll(fds, n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			perror("fusd_run: poll");
+			break;
+		}
+		for (i = 0; i < n; i++) {
+			if (fds[i].revents & POLLNVAL) {
+				fprintf(stderr, "fusd_run: descriptor %d closed "
+					"without fusd_unregister\n", fds[i].fd);
+				fusd_unregister(fds[i].fd);
+			} else if (fds[i].revents) {
+				fusd_serve_ready(fds[i].fd);
+			}
+		}
+	}
+	free(fds);
+	free(fdv);
+}
+
+/* Handle what is ready now; never blocks.  Returns devices handled. */
+static int fusd_dispatch_ready_timeout(int timeout_ms)
+{
+	struct epoll_event ev[16];
+	int epfd = fusd_epoll_fd(), n, i;
+
+	if (epfd < 0)
+		return -1;
+	n = epoll_wait(epfd, ev, 16, timeout_ms);
+	if (n < 0)
+		return errno == EINTR ? 0 : -1;
+	for (i = 0; i < n; i++)
+		fusd_serve_ready(ev[i].data.fd);
+	return n;
+}
+
+FUSD_API int fusd_dispatch_ready(void)
+{
+	return fusd_dispatch_ready_timeout(0);
+}
+
+/*
+ * A worker's own epoll set of every device, EPOLLEXCLUSIVE: a request
+ * wakes one waiting worker, not all of them.
+ */
+static int fusd_worker_epoll(unsigned int *gen)
+{
+	size_t cap = 0, n, i;
+	int *fdv = NULL, epfd;
+
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0)
+		return -1;
+	n = fusd_table_snapshot(&fdv, &cap, gen);
+	for (i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+					  .data.fd = fdv[i] };
+
+		epoll_ctl(epfd, EPOLL_CTL_ADD, fdv[i], &ev);
+	}
+	free(fdv);
+	return epfd;
+}
+
+static void *fusd_worker(void *arg)
+{
+	struct epoll_event ev[16];
+	unsigned int gen = 0;
+	int epfd = -1, n, i;
+
+	(void)arg;
+	for (;;) {
+		if (epfd < 0 || gen != fusd_table_generation()) {
+			if (epfd >= 0)
+				close(epfd);
+			epfd = fusd_worker_epoll(&gen);
+			if (epfd < 0) {
+				perror("fusd_run_mt: epoll");
+				break;
+			}
+		}
+		/* The timeout lets workers notice that every device is gone. */
+		if (!fusd_table_count())
+			break;
+		n = epoll_wait(epfd, ev, 16, 500);
+		if (n < 0 && errno != EINTR) {
+			perror("fusd_run_mt: epoll_wait");
+			break;
+		}
+		for (i = 0; i < n; i++)
+			fusd_serve_ready(ev[i].data.fd);
+	}
+	if (epfd >= 0)
+		close(epfd);
+	return NULL;
+}
+
+FUSD_API int fusd_run_mt(int nthreads)
+{
+	pthread_t *threads;
+	int i, started = 0;
+
+	if (nthreads < 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	threads = calloc((size_t)nthreads, sizeof(*threads));
+	if (!threads)
+		return -1;
+	/* One call per read(), so that each thread takes its own. */
+	if (nthreads > 1) {
+		size_t cap = 0, n, k;
+		uint32_t one = 1;
+		int *fdv = NULL;
+
+		n = fusd_table_snapshot(&fdv, &cap, NULL);
+		for (k = 0; k < n; k++)
+			ioctl(fdv[k], FUSD_IOC_SET_BATCH, &one);
+		free(fdv);
+	}
+	for (i = 1; i < nthreads; i++)
+		if (!pthread_create(&threads[started], NULL, fusd_worker, NULL))
+			started++;
+	fusd_worker(NULL);
+	for (i = 0; i < started; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	return 0;
+}
