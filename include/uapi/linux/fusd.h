@@ -29,7 +29,10 @@
  *     request stays queued.
  *   - read() blocks until a request is queued, unless the channel is
  *     O_NONBLOCK (then -EAGAIN).  poll() reports POLLIN while requests are
- *     queued.
+ *     queued.  Several threads may read one channel: each queued request
+ *     wakes one of them (pollers of the channel are all woken).
+ *   - A buffer of io_max + FUSD_MSG_HDR_ROOM bytes always holds the next
+ *     request (io_max: FUSD_IO_MAX unless raised, see FUSD_IOC_SET_IO_MAX).
  *   - A channel holds at most a module-wide number of calls queued or
  *     awaiting a reply (parameter max_pending, default 1024; RELEASEs and
  *     INTERRUPTs do not count).  Beyond it a caller waits before its call
@@ -85,6 +88,13 @@
  *     daemons that do not answer interrupted calls: a signal withdraws
  *     the call even after the daemon read it, the INTERRUPT then needs no
  *     answer, and an OPEN read by the daemon is undone as above.
+ *   - While the daemon is copying a call's payload from or into its
+ *     caller's memory (its read() of a WRITE, its reply to a READ), a
+ *     signal does not end the call on any minor: the caller's memory never
+ *     changes behind a call that failed.  A fatal signal still does; the
+ *     copy then goes on into pages that stay pinned until it ends.  A
+ *     reply whose payload cannot be read fails the write() with -EFAULT
+ *     and leaves the call waiting for a reply.
  *
  * Requests, and what their reply carries:
  *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses.
@@ -103,6 +113,15 @@
  *   FUSD_OP_WRITE    payload holds u.rw.size bytes to be written at
  *                    u.rw.offset.  result n <= u.rw.size bytes accepted;
  *                    offset rules as for READ.  No reply payload.
+ *                    One read(), readv(), pread() ... (or write) is one
+ *                    request of at most io_max bytes (a larger one is a
+ *                    short transfer).  A large payload is copied straight
+ *                    between the caller's memory, pinned while it waits,
+ *                    and the daemon's buffer: by the daemon's read() for a
+ *                    WRITE, by its reply's write() for a READ.  A caller
+ *                    buffer that is not accessible fails with EFAULT
+ *                    before the daemon sees the request; one that stops
+ *                    being accessible part-way makes a shorter request.
  *   FUSD_OP_LLSEEK   u.seek.offset and u.seek.whence as given to lseek().
  *                    result is the new position (>= 0) or -errno.
  *   FUSD_OP_IOCTL    u.ioctl.cmd and u.ioctl.arg as given to ioctl().  The
@@ -192,6 +211,29 @@
  *   FUSD_IOC_SET_BATCH  most requests one read() returns (0, the default:
  *                    as many as fit).  1 suits several daemon threads
  *                    reading one channel, so that each takes one call.
+ *   FUSD_IOC_EXCHANGE  (feature FUSD_FEATURE_EXCHANGE) a write() of the
+ *                    'out_len' bytes at 'out_buf', then a read() into
+ *                    'in_buf', in one system call: a daemon thread answers
+ *                    a call and takes the next.  'out_done' is written
+ *                    back before anything is read.  If the first message
+ *                    is refused the call fails as write() would; if a
+ *                    later one is, it returns 0 having read nothing, and
+ *                    'out_done' says where it stopped.  Otherwise it
+ *                    returns what read() would (0 if 'in_len' is 0),
+ *                    blocking unless the channel is O_NONBLOCK or 'flags'
+ *                    has FUSD_EXCHANGE_NONBLOCK.  A signal while it waits
+ *                    after sending gives -EINTR, never a restart (the
+ *                    replies are gone).  -EOPNOTSUPP without the feature,
+ *                    -ENODEV before REGISTER, -EINVAL for unknown flags, a
+ *                    non-zero reserved field or 'in_len' > INT_MAX.
+ *   FUSD_IOC_SET_IO_MAX  (feature FUSD_FEATURE_IO_MAX) the most payload
+ *                    bytes one READ or WRITE request carries from now on:
+ *                    in, the bytes wanted (0: FUSD_IO_MAX); out, what is
+ *                    granted: at most the module parameter max_io
+ *                    (default 1 MiB, never over 64 MiB) but always up to
+ *                    FUSD_IO_MAX.  Requests already queued keep their
+ *                    size.  -EOPNOTSUPP without the feature, -ENODEV
+ *                    before REGISTER.
  *
  * Versioning and negotiation:
  *   The daemon passes FUSD_PROTO_MAJOR/MINOR in FUSD_IOC_REGISTER.  The
@@ -221,6 +263,16 @@
  *                     .features); FUSD_FEATURE_REPLY_POLL: a reply sets
  *                     the poll mask (fusd_reply.poll_mask, formerly
  *                     reserved0).  Classic sysfs names with '!'.
+ *   1.2 (2026-11-30)  a faster data path: read_iter/write_iter, so
+ *                     readv()/writev() are one request; large payloads
+ *                     copied once, between the caller's pinned pages and
+ *                     the daemon (a bad caller buffer fails before the
+ *                     daemon sees the call); each queued request wakes one
+ *                     daemon thread; FUSD_IOC_EXCHANGE (feature
+ *                     FUSD_FEATURE_EXCHANGE): replies and the next
+ *                     requests in one system call; FUSD_IOC_SET_IO_MAX
+ *                     (FUSD_FEATURE_IO_MAX): requests larger than
+ *                     FUSD_IO_MAX; FUSD_MSG_HDR_ROOM.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
