@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by scripts/demo and scripts/test: install what a fresh Debian 12
+# Shared by scripts/demo, test and bench: install what a fresh Debian 12
 # machine lacks, find the test kernels, build everything.
 
 FUSD_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
