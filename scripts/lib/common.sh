@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared by scripts/demo and scripts/test: install what a fresh Debian 12
+# Shared by scripts/demo, test and bench: install what a fresh Debian 12
 # machine lacks, find the test kernels, build everything.
 
 FUSD_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -19,6 +19,7 @@ FUSD_PACKAGES=(
 	linux-image-amd64 linux-headers-amd64
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.12 sparse gcc-multilib groff-base shellcheck strace
+	libfuse3-dev
 )
 
 # What scripts/package needs on top: Debian and RPM packaging tools.
@@ -96,6 +97,11 @@ fusd_payload() {
 		cp "$FUSD_BUILD"/test-bin/* "$dir/bin/"
 	fi
 	cp "$FUSD_BUILD"/test/integration/test_* "$dir/tests/"
+	# The benchmark and its daemons (zero-cuse needs libfuse3).  libfuse
+	# stops its worker threads with pthread_cancel, for which glibc
+	# dlopen()s libgcc_s: ldd cannot see that, so it is shipped here.
+	cp "$FUSD_BUILD"/bench/fusd-bench "$FUSD_BUILD"/bench/zero-* "$dir/bin/"
+	cp -L "$(gcc -print-file-name=libgcc_s.so.1)" "$dir/lib/"
 	# A real tracer for the exactly-once tests (strace -p).
 	cp "$(command -v strace)" "$dir/bin/"
 	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"

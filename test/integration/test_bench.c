@@ -1,0 +1,80 @@
+// SPDX-License-Identifier: BSD-3-Clause
+/*
+ * Description: the benchmark keeps working: fusd-bench --quick starts
+ * zero-fusd and zero-cuse, exits 0, and every row of its table has a
+ * positive figure for each device.  No timing is judged.  Without
+ * /dev/cuse (run-vm without --module cuse) only fusd and native are
+ * checked, and the test says so.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "itest.h"
+
+#define ROWS 12		/* the metrics fusd-bench reports */
+
+/* Cell i of a Markdown table row (0: the text after its leading '|'). */
+static const char *cell(const char *row, int i)
+{
+	const char *p = strchr(row, '|');
+
+	while (p && i-- > 0)
+		p = strchr(p + 1, '|');
+	return p ? p + 1 : NULL;
+}
+
+static void check_row(const char *row, int cuse)
+{
+	/* Cells: metric, fusd, CUSE, native, ratios. */
+	static const int dev_cell[3] = { 1, 2, 3 };
+	int d;
+
+	for (d = 0; d < 3; d++) {
+		const char *c = cell(row, dev_cell[d]);
+		double v;
+
+		if (d == 1 && !cuse)
+			continue;
+		if (!c || sscanf(c, " %lf", &v) != 1 || !(v > 0))
+			fail_msg("no positive figure in column %d of: %s", d + 1, row);
+	}
+}
+
+static void test_bench_quick(void **state)
+{
+	int cuse = access("/dev/cuse", F_OK) == 0;
+	char cmd[512], line[1024];
+	int rows = 0, status;
+	FILE *p;
+
+	(void)state;
+	if (!cuse)
+		printf("no /dev/cuse (cuse module not loaded): checking fusd and native only\n");
+	snprintf(cmd, sizeof(cmd), "%s/fusd-bench --quick%s", itest_bindir(),
+		 cuse ? "" : " --no-cuse");
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p)) {
+		fputs(line, stdout);
+		if (strncmp(line, "| ", 2) || !strncmp(line, "| Metric ", 9))
+			continue;
+		check_row(line, cuse);
+		rows++;
+	}
+	status = pclose(p);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(rows, ROWS);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bench_quick),
+	};
+
+	return itest_run(tests, NULL, NULL);
+}
