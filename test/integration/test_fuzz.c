@@ -5,7 +5,7 @@
  * model of the wire contract while client calls wait on the device
  *
  * The test plays daemon on two raw channels (fuzz0: FLUSH and POLL
- * registered, REPLY_POLL granted; fuzz1: plain) while six client threads
+ * registered, every feature granted; fuzz1: plain) while six client threads
  * keep open/read/write/lseek/ioctl/fsync/close calls waiting.  Every
  * write() carries one to twelve messages: valid replies, replies mutated by
  * bit flips and chosen field values (hdr.size, hdr_size, opcode, id,
@@ -17,7 +17,8 @@
  * EIO, an accepted one must give the caller exactly its result and data.
  * Channel ioctls (magic 0xFD with random nr, direction, size and content,
  * COPY_* on waiting ioctls, REGISTER with mutated structs on fresh
- * channels) are checked the same way.  Signals make INTERRUPTs to answer.
+ * channels, EXCHANGE and SET_IO_MAX as the granted features allow) are
+ * checked the same way.  Signals make INTERRUPTs to answer.
  * Sysfs counters, poll masks and the request fields are checked on the
  * way; at the end the devices still work, pending is 0 and the kernel
  * logged nothing.  The last line gives the figures: messages written
@@ -595,7 +596,12 @@ static void take(struct dev *d, const struct fusd_request *req,
 	switch (req->hdr.opcode) {
 	case FUSD_OP_READ:
 		CHECK(req->u.rw.offset == c->off && req->u.rw.size == c->len &&
-		      plen == 0, "READ fields");
+		      plen == 0, "READ fields: offset %lld size %llu payload "
+		      "%zu, want offset %lld size %zu (buffer at page offset "
+		      "%lu)", (long long)req->u.rw.offset,
+		      (unsigned long long)req->u.rw.size, plen,
+		      (long long)c->off, c->len,
+		      (unsigned long)((uintptr_t)c->rbuf % pagesz));
 		p->size = req->u.rw.size;
 		break;
 	case FUSD_OP_WRITE:
@@ -1621,6 +1627,8 @@ static size_t ioc_base(unsigned int nr)
 	case FUSD_IOC_NR_SET_BATCH: return sizeof(uint32_t);
 	case FUSD_IOC_NR_COPY_FROM_CALLER:
 	case FUSD_IOC_NR_COPY_TO_CALLER: return sizeof(struct fusd_copy);
+	case FUSD_IOC_NR_EXCHANGE: return sizeof(struct fusd_exchange);
+	case FUSD_IOC_NR_SET_IO_MAX: return sizeof(uint32_t);
 	}
 	return 0;
 }
@@ -1642,6 +1650,12 @@ static size_t ioc_min(unsigned int nr, unsigned int *dir)
 	case FUSD_IOC_NR_COPY_TO_CALLER:
 		*dir = _IOC_WRITE;
 		return sizeof(struct fusd_copy);
+	case FUSD_IOC_NR_EXCHANGE:
+		*dir = _IOC_READ | _IOC_WRITE;
+		return FUSD_EXCHANGE_SIZE_V1_2;
+	case FUSD_IOC_NR_SET_IO_MAX:
+		*dir = _IOC_READ | _IOC_WRITE;
+		return sizeof(uint32_t);
 	}
 	return 0;
 }
@@ -1650,6 +1664,7 @@ static size_t ioc_min(unsigned int nr, unsigned int *dir)
 struct fresh {
 	int fd;
 	int reg;
+	uint64_t features;	/* granted at its REGISTER */
 	char name[FUSD_NAME_MAX + 8];
 	char devname[FUSD_NAME_MAX + 8];
 };
@@ -1771,7 +1786,11 @@ static void ioc_content(struct dev *d, unsigned int nr, size_t usize,
 			unsigned char *arg, int fresh_chan)
 {
 	memset(arg, 0, IOARG);
-	if (pct(10)) {
+	/* EXCHANGE and SET_IO_MAX always get contents the model can
+	 * predict (random ones could send replies or change io_max).
+	 */
+	if (pct(10) && nr != FUSD_IOC_NR_EXCHANGE &&
+	    nr != FUSD_IOC_NR_SET_IO_MAX) {
 		fill_random(arg, usize);
 		return;
 	}
@@ -1815,6 +1834,55 @@ static void ioc_content(struct dev *d, unsigned int nr, size_t usize,
 		uint32_t v = (uint32_t)(pct(70) ? below(4) : rnd());
 
 		memcpy(arg, &v, sizeof(v));
+		break;
+	}
+	case FUSD_IOC_NR_SET_IO_MAX: {
+		/* 0 (the default) or RMAX..FUSD_IO_MAX: a client's READ or
+		 * WRITE (at most RMAX) and the largest reply payload
+		 * (FUSD_IO_MAX) stay what the model expects.
+		 */
+		uint32_t v = (uint32_t)(pct(20) ? 0 : pct(20) ? FUSD_IO_MAX :
+			     RMAX + below(FUSD_IO_MAX - RMAX + 1));
+
+		memcpy(arg, &v, sizeof(v));
+		break;
+	}
+	case FUSD_IOC_NR_EXCHANGE: {
+		/* Never a reply, never a request: out_len 0, or fewer bytes
+		 * than a message header (EINVAL), or a header's worth at an
+		 * address that faults (EFAULT); in_len 0, except on a fresh
+		 * channel (nothing is ever queued there: EAGAIN).
+		 */
+		struct fusd_exchange ex;
+
+		memset(&ex, 0, sizeof(ex));
+		switch (below(4)) {
+		case 0:
+		case 1:
+			break;
+		case 2:
+			ex.out_len = 1 + below(sizeof(struct fusd_msg_header) - 1);
+			ex.out_buf = pct(50) ? (uint64_t)(uintptr_t)wb : rnd();
+			break;
+		default:
+			ex.out_len = sizeof(struct fusd_msg_header) + below(RSIZE);
+			ex.out_buf = pct(50) ? 0 : 0xffff888000000000ULL;
+			break;
+		}
+		if (fresh_chan && pct(40)) {
+			ex.in_buf = (uint64_t)(uintptr_t)rdbuf;
+			ex.in_len = 1 + below(FUSD_MSG_MAX);
+		}
+		ex.flags = pct(50) ? FUSD_EXCHANGE_NONBLOCK : 0;
+		if (pct(8))
+			ex.flags |= 1U << below(32);
+		if (pct(5))
+			ex.reserved0 = (uint32_t)rnd() | 1;
+		if (pct(5))
+			ex.in_len = (uint64_t)INT_MAX + 1 +
+				    below((uint64_t)1 << 40);
+		ex.out_done = rnd();
+		memcpy(arg, &ex, sizeof(ex));
 		break;
 	}
 	case FUSD_IOC_NR_COPY_FROM_CALLER:
@@ -2010,7 +2078,7 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	static const uint64_t nrs[] = { 0, 8, 9, 0x7f, 0x80, 0xff };
 	int fd = d ? d->chan : f->fd, registered = d || f->reg;
 	unsigned int type = pct(95) ? FUSD_IOC_MAGIC : (unsigned int)below(256);
-	unsigned int nr = (unsigned int)(pct(85) ? 1 + below(5) : PICK(nrs));
+	unsigned int nr = (unsigned int)(pct(85) ? 1 + below(7) : PICK(nrs));
 	unsigned int dir, want_dir, cmd;
 	size_t usize, base = ioc_base(nr), min = ioc_min(nr, &want_dir);
 	unsigned char *arg = ioarg;
@@ -2019,6 +2087,11 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	struct fusd_register reg;
 	struct client *cp_owner = NULL;
 	struct fusd_copy cp;
+	struct fusd_exchange ex;
+	uint32_t io_want = 0;
+	uint64_t granted = d ? d->features : f->features;
+	uint16_t reg_minor_in;
+	uint64_t reg_features_in;
 	struct want w = { 0 };
 	long r;
 
@@ -2042,13 +2115,18 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	memset(arg + usize, 0x5a, IOARG - usize);
 	memcpy(&reg, arg, sizeof(reg));
 	memcpy(&cp, arg, sizeof(cp));
+	memcpy(&ex, arg, sizeof(ex));
+	memcpy(&io_want, arg, sizeof(io_want));
+	reg_minor_in = reg.minor;
+	reg_features_in = reg.features;
 	is_copy = nr == FUSD_IOC_NR_COPY_FROM_CALLER ||
 		  nr == FUSD_IOC_NR_COPY_TO_CALLER;
 
 	if (type != FUSD_IOC_MAGIC || !min || dir != want_dir || usize < min)
 		allow(&w, ENOTTY);
-	else if (is_copy && !registered)
-		allow(&w, ENODEV);
+	else if ((is_copy || nr == FUSD_IOC_NR_EXCHANGE ||
+		  nr == FUSD_IOC_NR_SET_IO_MAX) && !registered)
+		allow(&w, ENODEV);	/* before the argument is read */
 	if (!w.n && pct(4)) {
 		bad_ptr = 1;
 		allow(&w, EFAULT);
@@ -2096,6 +2174,23 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 				}
 			}
 			break;
+		case FUSD_IOC_NR_SET_IO_MAX:
+			allow(&w, granted & FUSD_FEATURE_IO_MAX ? 0 :
+			      EOPNOTSUPP);
+			break;
+		case FUSD_IOC_NR_EXCHANGE:
+			if (!(granted & FUSD_FEATURE_EXCHANGE))
+				allow(&w, EOPNOTSUPP);
+			else if (ex.flags & ~FUSD_EXCHANGE_FLAGS_ALL ||
+				 ex.reserved0 || ex.in_len > INT_MAX)
+				allow(&w, EINVAL);
+			else if (ex.out_len)
+				allow(&w, ex.out_len <
+				      sizeof(struct fusd_msg_header) ? EINVAL :
+				      EFAULT);
+			else
+				allow(&w, ex.in_len ? EAGAIN : 0);
+			break;
 		default:
 			copy_expect(d, &cp, nr == FUSD_IOC_NR_COPY_TO_CALLER,
 				    &w, &cp_owner);
@@ -2124,6 +2219,14 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 			  ro ? ", read-only" : "", e ? strerror(e) : "success",
 			  want_str(&w));
 	}
+	if (e == EAGAIN && nr == FUSD_IOC_NR_EXCHANGE) {
+		struct fusd_exchange o;
+
+		/* Nothing to send, nothing to read: out_done told first. */
+		memcpy(&o, arg, sizeof(o));
+		CHECK(o.out_done == 0, "EXCHANGE (EAGAIN): out_done %llu",
+		      (unsigned long long)o.out_done);
+	}
 	if (e) {
 		n_errs++;
 		if (!ro || e != EFAULT)
@@ -2145,6 +2248,31 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 		for (i = usize; i < IOARG; i++)
 			CHECK(arg[i] == 0x5a, "VERSION(%zu) wrote byte %zu",
 			      usize, i);
+	} else if (nr == FUSD_IOC_NR_EXCHANGE ||
+		   nr == FUSD_IOC_NR_SET_IO_MAX) {
+		size_t i, wrote = nr == FUSD_IOC_NR_EXCHANGE ?
+			sizeof(struct fusd_exchange) : sizeof(uint32_t);
+		struct fusd_exchange o;
+		uint32_t got;
+
+		if (nr == FUSD_IOC_NR_EXCHANGE) {
+			memcpy(&o, arg, sizeof(o));
+			CHECK(o.out_done == 0, "EXCHANGE: out_done %llu, "
+			      "nothing was sent",
+			      (unsigned long long)o.out_done);
+		} else {
+			/* At most FUSD_IO_MAX asked: granted as asked. */
+			memcpy(&got, arg, sizeof(got));
+			CHECK(got == (io_want ? io_want : FUSD_IO_MAX),
+			      "SET_IO_MAX(%u) granted %u", io_want, got);
+		}
+		/* Only the struct's own fields come back. */
+		for (i = wrote; i < usize; i++)
+			CHECK(arg[i] == 0, "ioctl nr %u (%zu bytes) wrote tail "
+			      "byte %zu", nr, usize, i);
+		for (i = usize; i < IOARG; i++)
+			CHECK(arg[i] == 0x5a, "ioctl nr %u (%zu bytes) wrote "
+			      "byte %zu", nr, usize, i);
 	} else if (is_copy) {
 		unsigned char *caller = (unsigned char *)(uintptr_t)cp.caller_addr;
 		unsigned char *mine = (unsigned char *)(uintptr_t)cp.buf;
@@ -2165,8 +2293,18 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 		f->reg = 1;
 		strcpy(f->name, name);
 		strcpy(f->devname, devname);
+		/* A 1.0 daemon gets no features; others what they asked
+		 * for that this kernel has.
+		 */
+		f->features = reg_minor_in ? reg_features_in &
+			      FUSD_FEATURES_ALL : 0;
 		if (!ro) {
 			memcpy(&reg, arg, sizeof(reg));
+			CHECK(reg.features == f->features,
+			      "REGISTER minor %u features %#llx: granted "
+			      "%#llx", reg_minor_in,
+			      (unsigned long long)reg_features_in,
+			      (unsigned long long)reg.features);
 			CHECK(reg.io_max == FUSD_IO_MAX &&
 			      reg.supported == FUSD_FEATURES_ALL &&
 			      reg.minor <= FUSD_PROTO_MINOR &&
@@ -2207,6 +2345,7 @@ static void fresh_close(struct fresh *f)
 		      "node %s stays after its channel closed", path);
 	}
 	f->reg = 0;
+	f->features = 0;
 }
 
 /* Unregistered (or freshly registered) channels: ioctls, writes, reads. */
@@ -2522,8 +2661,9 @@ static void test_fuzz_channels(void **state)
 	kmsg = itest_kmsg_open();
 	t0 = itest_now_ms();
 
+	/* fuzz0 may use EXCHANGE and SET_IO_MAX, fuzz1 gets EOPNOTSUPP. */
 	dev_up(&devs[0], "fuzz0", FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL,
-	       FUSD_FEATURE_REPLY_POLL);
+	       FUSD_FEATURES_ALL);
 	dev_up(&devs[1], "fuzz1", 0, 0);
 	for (i = 0; i < NDEV; i++) {
 		int k;
