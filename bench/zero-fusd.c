@@ -146,15 +146,20 @@ int main(int argc, char **argv)
 		.ioctl = z_ioctl,
 		.poll_diff = z_poll_diff,
 	};
-	int threads = 1, opt, err;
+	size_t io_max = 1 << 20;
+	int threads = 1, opt, err, fd;
 
-	while ((opt = getopt(argc, argv, "t:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:m:")) != -1) {
 		switch (opt) {
 		case 't':
 			threads = atoi(optarg);
 			break;
+		case 'm':	/* bytes per call, 0: the default 128 KiB */
+			io_max = strtoul(optarg, NULL, 0);
+			break;
 		default:
-			fprintf(stderr, "usage: %s [-t THREADS]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-t THREADS] [-m IO_MAX]\n",
+				argv[0]);
 			return 2;
 		}
 	}
@@ -167,11 +172,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: thread: %s\n", argv[0], strerror(-err));
 		return 1;
 	}
-	if (fusd_register("/dev/" BENCH_DEV_FUSD, "bench", BENCH_DEV_FUSD,
-			  0666, NULL, &fops) < 0) {
+	fd = fusd_register("/dev/" BENCH_DEV_FUSD, "bench", BENCH_DEV_FUSD,
+			   0666, NULL, &fops);
+	if (fd < 0) {
 		perror("fusd_register " BENCH_DEV_FUSD);
 		return 1;
 	}
+	/* A bulk device asks for whole 1 MiB calls (CUSE's kernel splits
+	 * them into 128 KiB requests instead).
+	 */
+	if (io_max && fusd_set_io_max(fd, io_max) < 0)
+		perror("fusd_set_io_max");
 	if (threads == 1)
 		fusd_run();
 	else if (fusd_run_mt(threads) < 0)

@@ -62,11 +62,13 @@ static inline bool fusd_task_dumpable(struct task_struct *task)
 #endif
 
 /*
- * Pages of a user-space buffer the CPU will copy to or from while its
- * owner sleeps.  6.3 added iov_iter_extract_pages(), which pins them
- * (FOLL_PIN, the rule for memory written behind the owner's back); before
- * it, iov_iter_get_pages2() takes plain references.  Both advance the
- * iterator and ask for write access when it is a destination.
+ * Pin the pages of the next contiguous piece of a user-backed iterator
+ * (FOLL_PIN: the rule for memory written behind its owner's back), with
+ * write access when the iterator is a destination; advance past them.
+ * 6.3 added iov_iter_extract_pages() for exactly this.  Before it only
+ * iov_iter_get_pages2() exists, which takes plain references (FOLL_GET),
+ * so there the first segment is pinned by hand and every page is
+ * released the same way, with unpin_user_page().
  */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 static inline ssize_t fusd_iter_pin_pages(struct iov_iter *iter,
@@ -75,6 +77,44 @@ static inline ssize_t fusd_iter_pin_pages(struct iov_iter *iter,
 {
 	return iov_iter_extract_pages(iter, &pages, max, maxpages, 0, off);
 }
+#else
+static inline ssize_t fusd_iter_pin_pages(struct iov_iter *iter,
+					  struct page **pages, size_t max,
+					  unsigned int maxpages, size_t *off)
+{
+	unsigned int flags = iov_iter_rw(iter) == READ ? FOLL_WRITE : 0;
+	size_t skip = iter->iov_offset, len;
+	const struct iovec *iov = iter->iov;
+	unsigned long addr, nr = iter->nr_segs;
+	int got;
+
+	if (iter_is_ubuf(iter)) {
+		addr = (unsigned long)iter->ubuf + skip;
+		len = iter->count;
+	} else {
+		while (nr && iov->iov_len == skip) {
+			iov++;
+			nr--;
+			skip = 0;
+		}
+		if (!nr)
+			return 0;
+		addr = (unsigned long)iov->iov_base + skip;
+		len = min(iter->count, iov->iov_len - skip);
+	}
+	len = min(len, max);
+	*off = offset_in_page(addr);
+	got = pin_user_pages_fast(addr & PAGE_MASK,
+				  min_t(unsigned long, maxpages,
+					DIV_ROUND_UP(len + *off, PAGE_SIZE)),
+				  flags, pages);
+	if (got <= 0)
+		return got ? got : -EFAULT;
+	len = min(len, (size_t)got * PAGE_SIZE - *off);
+	iov_iter_advance(iter, len);
+	return len;
+}
+#endif
 
 static inline void fusd_unpin_page(struct page *page, bool dirty)
 {
@@ -83,20 +123,5 @@ static inline void fusd_unpin_page(struct page *page, bool dirty)
 	else
 		unpin_user_page(page);
 }
-#else
-static inline ssize_t fusd_iter_pin_pages(struct iov_iter *iter,
-					  struct page **pages, size_t max,
-					  unsigned int maxpages, size_t *off)
-{
-	return iov_iter_get_pages2(iter, pages, max, maxpages, off);
-}
-
-static inline void fusd_unpin_page(struct page *page, bool dirty)
-{
-	if (dirty)
-		set_page_dirty_lock(page);
-	put_page(page);
-}
-#endif
 
 #endif /* FUSD_COMPAT_H */

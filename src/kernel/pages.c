@@ -41,13 +41,17 @@ bool fusd_want_direct(struct iov_iter *iter, size_t size)
 ssize_t fusd_call_pin(struct fusd_call *call, struct iov_iter *iter,
 		      size_t size)
 {
+	unsigned long segs;
 	struct page **pages;
 	unsigned int max, n = 0, i;
 	size_t done = 0;
 	ssize_t got = 0;
 
-	/* Each segment of a readv()/writev() may start mid-page. */
-	max = DIV_ROUND_UP(size, PAGE_SIZE) + min_t(size_t, iter->nr_segs, size);
+	/* Each segment of a readv()/writev() may start and end mid-page
+	 * (a ubuf iterator is one segment; 6.1 leaves its nr_segs 0).
+	 */
+	segs = iter_is_ubuf(iter) ? 1 : iter->nr_segs;
+	max = DIV_ROUND_UP(size, PAGE_SIZE) + 2 * min_t(size_t, segs, size);
 
 	call->bvec = kvmalloc_array(max, sizeof(*call->bvec), GFP_KERNEL);
 	pages = kvmalloc_array(max, sizeof(*pages), GFP_KERNEL);

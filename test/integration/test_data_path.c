@@ -9,17 +9,13 @@
  * it, a faulting reply leaves the call pending, and daemon threads in
  * read() are woken one per call
  *
- * KNOWN KERNEL BUGS (cases named *_KERNEL_BUG*, failing on purpose):
- *   - test_writev_unaligned_iovecs_KERNEL_BUG, test_readv_unaligned_
- *     iovecs_KERNEL_BUG (6.1 and 6.12): iovecs that each cross page
- *     boundaries need more pages than fusd_call_pin() (src/kernel/pages.c)
- *     allows, max = DIV_ROUND_UP(size, PAGE_SIZE) + 1, which only bounds
- *     one contiguous buffer: 1000 + 3000 + 60000 bytes in 20 pages give a
- *     request of 61440 bytes instead of one of 64000 (a short transfer).
- *   - test_unaligned_single_buffer_KERNEL_BUG_6_1 (6.1 only): a single
- *     buffer 16 bytes into a page (as malloc gives) whose transfer needs
- *     exactly that maximum of pages loses its last page: 64 KiB gives a
- *     request of 65520 bytes, 2 MiB one of 131056 instead of io_max.
+ * Two cases guard bugs this file found in fusd_call_pin()'s page bound:
+ *   - test_writev_unaligned_iovecs, test_readv_unaligned_iovecs: iovecs
+ *     that each cross page boundaries (1000 + 3000 + 60000 bytes in 20
+ *     pages) once gave a short request of 61440 bytes;
+ *   - test_unaligned_single_buffer: on 6.1, whose ubuf iterators leave
+ *     nr_segs 0, a single buffer 16 bytes into a page lost its last page
+ *     (64 KiB gave a request of 65520 bytes).
  */
 #define _GNU_SOURCE		/* pthread_timedjoin_np */
 #include <errno.h>
@@ -390,13 +386,13 @@ static void test_readv_one_request(void **state)
  * request of 64,000 bytes on both paths.  KERNEL BUG: fails on the direct
  * path (61440 bytes), see the top of this file.
  */
-static void test_writev_unaligned_iovecs_KERNEL_BUG(void **state)
+static void test_writev_unaligned_iovecs(void **state)
 {
 	(void)state;
 	iov_rounds(0, (size_t)pg - 96);
 }
 
-static void test_readv_unaligned_iovecs_KERNEL_BUG(void **state)
+static void test_readv_unaligned_iovecs(void **state)
 {
 	(void)state;
 	iov_rounds(1, (size_t)pg - 96);
@@ -532,7 +528,7 @@ static void unaligned_round(int chan, int fd, size_t off, size_t len,
 	free(data);
 }
 
-static void test_unaligned_single_buffer_KERNEL_BUG_6_1(void **state)
+static void test_unaligned_single_buffer(void **state)
 {
 	const size_t offs[] = { 16, (size_t)pg - 96, 0 };
 	int chan, fd;
@@ -1182,11 +1178,11 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_writev_one_request),
 		cmocka_unit_test(test_readv_one_request),
-		cmocka_unit_test(test_writev_unaligned_iovecs_KERNEL_BUG),
-		cmocka_unit_test(test_readv_unaligned_iovecs_KERNEL_BUG),
+		cmocka_unit_test(test_writev_unaligned_iovecs),
+		cmocka_unit_test(test_readv_unaligned_iovecs),
 		cmocka_unit_test(test_large_direct),
 		cmocka_unit_test(test_large_buffered),
-		cmocka_unit_test(test_unaligned_single_buffer_KERNEL_BUG_6_1),
+		cmocka_unit_test(test_unaligned_single_buffer),
 		cmocka_unit_test(test_unmapped_buffer_efault),
 		cmocka_unit_test(test_half_mapped_buffer),
 		cmocka_unit_test(test_signal_during_fill),
