@@ -16,10 +16,14 @@
 
 #include "fusd_i.h"
 
-/* Transfers of at least this many bytes use the caller's pages. */
-unsigned int fusd_direct_min = 2048;
+/*
+ * Transfers of at least this many bytes use the caller's pages.  Measured
+ * (bench/, QEMU): 4 KiB is 5% faster through the call's buffer, 64 KiB
+ * 20-40% faster straight.
+ */
+unsigned int fusd_direct_min = 16384;
 module_param_named(direct_min, fusd_direct_min, uint, 0644);
-MODULE_PARM_DESC(direct_min, "Smallest read/write copied straight between caller and daemon (bytes, default 2048)");
+MODULE_PARM_DESC(direct_min, "Smallest read/write copied straight between caller and daemon (bytes, default 16384)");
 
 /* The most a daemon may raise its channel's io_max to (FUSD_IOC_SET_IO_MAX). */
 unsigned int fusd_max_io = 1024 * 1024;

@@ -147,7 +147,7 @@ struct fusd_dev *fusd_dev_attach(int fd, void *device_info,
 		fusd_table_len = len;
 	}
 	fusd_table[fd] = dev;
-	fusd_table_gen++;
+	__atomic_add_fetch(&fusd_table_gen, 1, __ATOMIC_RELEASE);
 	if (fusd_epfd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 
@@ -392,7 +392,7 @@ FUSD_API int fusd_unregister(int fd)
 		dev = fusd_table[fd];
 		fusd_table[fd] = NULL;
 	}
-	fusd_table_gen++;
+	__atomic_add_fetch(&fusd_table_gen, 1, __ATOMIC_RELEASE);
 	if (dev) {
 		if (fusd_epfd >= 0)
 			epoll_ctl(fusd_epfd, EPOLL_CTL_DEL, fd, NULL);
@@ -512,12 +512,8 @@ size_t fusd_table_count(void)
 /* Changes whenever a device is registered or unregistered. */
 unsigned int fusd_table_generation(void)
 {
-	unsigned int gen;
-
-	fusd_lock();
-	gen = fusd_table_gen;
-	fusd_unlock();
-	return gen;
+	/* Read on every request by the run loops: no lock for it. */
+	return __atomic_load_n(&fusd_table_gen, __ATOMIC_ACQUIRE);
 }
 
 FUSD_API ssize_t fusd_set_io_max(int fd, size_t bytes)
@@ -542,7 +538,8 @@ FUSD_API ssize_t fusd_set_io_max(int fd, size_t bytes)
 		 */
 		fusd_lock();
 		if (want > dev->io_max)	/* the kernel grants 64 MiB at most */
-			dev->io_max = want < FUSD_IO_LIMIT ? want : FUSD_IO_LIMIT;
+			__atomic_store_n(&dev->io_max, want < FUSD_IO_LIMIT ?
+					 want : FUSD_IO_LIMIT, __ATOMIC_RELAXED);
 		fusd_unlock();
 		if (ioctl(fd, FUSD_IOC_SET_IO_MAX, &want) == 0)
 			ret = want;

@@ -61,14 +61,66 @@ static void fusd_deferred_unlink(struct fusd_call_ctx *ctx)
 }
 
 /* Drop one reference to a call; called with the table lock. */
+/* A WRITE's payload is not needed once the call is answered. */
+static void fusd_ctx_drop_payload(struct fusd_call_ctx *ctx)
+{
+	if (ctx->wbuf) {
+		fusd_buf_put(ctx->wbuf);
+		ctx->wbuf = NULL;
+		ctx->wdata = NULL;
+	}
+}
+
+/*
+ * One freed call of small size kept per thread: a call's memory is then
+ * the same from one request to the next, so the run loop neither enters
+ * malloc nor touches new memory (under emulation, every page touched
+ * after a context switch costs a page-table walk).
+ */
+#define FUSD_CTX_CACHE_ROOM 64
+static __thread struct fusd_call_ctx *fusd_ctx_cache;
+
+static void fusd_ctx_free(struct fusd_call_ctx *ctx)
+{
+	if (ctx->room <= FUSD_CTX_CACHE_ROOM && !fusd_ctx_cache) {
+		fusd_ctx_cache = ctx;
+		return;
+	}
+	free(ctx);
+}
+
+/* A thread that ends gives its kept call back. */
+void fusd_ctx_cache_drop(void)
+{
+	free(fusd_ctx_cache);
+	fusd_ctx_cache = NULL;
+}
+
+static struct fusd_call_ctx *fusd_ctx_alloc(size_t room)
+{
+	struct fusd_call_ctx *ctx = fusd_ctx_cache;
+
+	if (ctx && room <= FUSD_CTX_CACHE_ROOM) {
+		fusd_ctx_cache = NULL;
+		return ctx;
+	}
+	if (room <= FUSD_CTX_CACHE_ROOM)
+		room = FUSD_CTX_CACHE_ROOM;
+	ctx = malloc(sizeof(*ctx) + room);
+	if (ctx)
+		ctx->room = room;
+	return ctx;
+}
+
 static void fusd_ctx_put_locked(struct fusd_call_ctx *ctx)
 {
 	if (--ctx->refs)
 		return;
+	fusd_ctx_drop_payload(ctx);
 	fusd_deferred_unlink(ctx);
 	fusd_open_put(ctx->open);
 	fusd_dev_put_locked(ctx->dev);
-	free(ctx);
+	fusd_ctx_free(ctx);
 }
 
 static void fusd_ctx_put(struct fusd_call_ctx *ctx)
@@ -91,19 +143,48 @@ static void fusd_ctx_answered_locked(struct fusd_call_ctx *ctx)
 	fusd_deferred_unlink(ctx);
 }
 
+/* Make a call findable by INTERRUPT from before its callback runs: with
+ * several dispatcher threads the INTERRUPT may arrive at any time.
+ */
+static void fusd_ctx_track_locked(struct fusd_call_ctx *ctx)
+{
+	struct fusd_dev *dev = ctx->dev;
+	struct fusd_intr **p, *e;
+
+	ctx->in_callback = 1;
+	ctx->next_deferred = dev->deferred;
+	dev->deferred = ctx;
+	ctx->is_deferred = 1;
+	/* An INTERRUPT that overtook the call (another thread read it
+	 * first): delivered like one that comes while the callback runs.
+	 */
+	for (p = &dev->interrupts; (e = *p);) {
+		if (e->target == ctx->req.hdr.id) {
+			*p = e->next;
+			free(e);
+			ctx->interrupted = 1;
+		} else {
+			p = &e->next;
+		}
+	}
+}
+
+/* A call with 'cap' bytes of data, 'room' of them in the call itself. */
 static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 					  const struct fusd_request *req,
-					  size_t cap)
+					  size_t cap, size_t room)
 {
 	/* The data area is written before it is read: no need to clear it
 	 * (a large one would cost more than the call).
 	 */
-	struct fusd_call_ctx *ctx = malloc(sizeof(*ctx) + cap);
+	struct fusd_call_ctx *ctx = fusd_ctx_alloc(room);
 	struct fusd_open *o;
 
 	if (!ctx)
 		return NULL;
+	room = ctx->room;
 	memset(ctx, 0, sizeof(*ctx));
+	ctx->room = room;
 	ctx->refs = 2;		/* the driver's and the dispatcher's */
 	ctx->req = *req;
 	ctx->cap = cap;
@@ -143,6 +224,8 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 		ctx->info.private_data = o->private_data;
 		ctx->private_in = o->private_data;
 	}
+	if (o || req->hdr.opcode != FUSD_OP_OPEN)
+		fusd_ctx_track_locked(ctx);
 	fusd_unlock();
 	if (!o && req->hdr.opcode == FUSD_OP_OPEN) {
 		fusd_lock();
@@ -261,8 +344,7 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 	case FUSD_OP_WRITE:
 		if (!fops->write)
 			return -EINVAL;
-		memcpy(ctx->data, payload, ctx->cap);
-		return fops->write(info, ctx->data, ctx->cap, &ctx->offset);
+		return fops->write(info, ctx->wdata, ctx->cap, &ctx->offset);
 	case FUSD_OP_IOCTL:
 		if (!fops->ioctl)
 			return -ENOTTY;
@@ -323,39 +405,13 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 	    fusd_poll_send_if_latest(ctx->open, fd, ctx->req.fh, mask, seq) &&
 	    errno != EPIPE)
 		perror("fusd: poll notification");
-	if (ret != -FUSD_NOREPLY)
-		fusd_answer(ctx, (ssize_t)ret, 1);
-	else if (unblock_now)
+	if (ret != -FUSD_NOREPLY) {
+		fusd_answer(ctx, (ssize_t)ret, 1);	/* drops both */
+		return;
+	}
+	if (unblock_now)
 		dev->fops.unblock(&ctx->info);
 	fusd_ctx_put(ctx);	/* the dispatcher's reference */
-}
-
-/* Make a call findable by INTERRUPT from before its callback runs: with
- * several dispatcher threads the INTERRUPT may arrive at any time.
- */
-static void fusd_ctx_track(struct fusd_call_ctx *ctx)
-{
-	struct fusd_dev *dev = ctx->dev;
-	struct fusd_intr **p, *e;
-
-	fusd_lock();
-	ctx->in_callback = 1;
-	ctx->next_deferred = dev->deferred;
-	dev->deferred = ctx;
-	ctx->is_deferred = 1;
-	/* An INTERRUPT that overtook the call (another thread read it
-	 * first): delivered like one that comes while the callback runs.
-	 */
-	for (p = &dev->interrupts; (e = *p);) {
-		if (e->target == ctx->req.hdr.id) {
-			*p = e->next;
-			free(e);
-			ctx->interrupted = 1;
-		} else {
-			p = &e->next;
-		}
-	}
-	fusd_unlock();
 }
 
 /*
@@ -369,11 +425,10 @@ static void fusd_intr_sweep(struct fusd_dev *dev, uint64_t id)
 {
 	struct fusd_intr **p, *e, *stale = NULL;
 
-	fusd_lock();
-	if (!dev->interrupts) {
-		fusd_unlock();
+	/* Nearly always none: no lock for that (set under the lock). */
+	if (!__atomic_load_n(&dev->interrupts, __ATOMIC_ACQUIRE))
 		return;
-	}
+	fusd_lock();
 	for (p = &dev->interrupts; (e = *p);) {
 		if (e->id < id) {
 			*p = e->next;
@@ -423,7 +478,7 @@ static void fusd_poll_cycle(struct fusd_dev *dev,
 
 	req.hdr.opcode = FUSD_OP_POLL;
 	req.hdr.id = 0;
-	ctx = fusd_ctx_new(dev, &req, 0);
+	ctx = fusd_ctx_new(dev, &req, 0, 0);
 	if (!ctx)
 		return;
 	ctx->poll_cached = cached;
@@ -507,11 +562,12 @@ static void fusd_interrupt(struct fusd_dev *dev, const struct fusd_request *req)
 	fusd_ctx_put(ctx);
 }
 
-static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
+static void fusd_handle(struct fusd_dev *dev, struct fusd_buf *owner,
+			const struct fusd_request *req,
 			const char *payload, size_t payload_len)
 {
 	struct fusd_call_ctx *ctx, *prev;
-	size_t cap = 0;
+	size_t cap = 0, room;
 	long long ret;
 
 	if (req->hdr.opcode == FUSD_OP_INTERRUPT) {
@@ -550,13 +606,30 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 		return;
 	}
 
-	ctx = fusd_ctx_new(dev, req, cap);
+	/* A WRITE's payload stays where it was read, if that buffer can be
+	 * kept; else it is copied (the driver may keep the pointer until it
+	 * answers).
+	 */
+	room = req->hdr.opcode == FUSD_OP_WRITE && owner ? 0 : cap;
+	ctx = fusd_ctx_new(dev, req, cap, room);
 	if (!ctx) {
 		fusd_reply_now(dev, req, -ENOMEM);
 		return;
 	}
 	ctx->payload_len = payload_len;
-	fusd_ctx_track(ctx);
+	/* An ioctl's buffer goes back whole: never with stale bytes. */
+	if (req->hdr.opcode == FUSD_OP_IOCTL)
+		memset(ctx->data, 0, cap);
+	if (req->hdr.opcode == FUSD_OP_WRITE) {
+		if (owner) {
+			__atomic_add_fetch(&owner->refs, 1, __ATOMIC_RELAXED);
+			ctx->wbuf = owner;
+			ctx->wdata = payload;
+		} else {
+			memcpy(ctx->data, payload, cap);
+			ctx->wdata = ctx->data;
+		}
+	}
 	prev = fusd_running;
 	fusd_running = ctx;
 	ret = fusd_call_driver(ctx, payload);
@@ -566,7 +639,8 @@ static void fusd_handle(struct fusd_dev *dev, const struct fusd_request *req,
 
 
 /* Handle every request in one read() batch. */
-void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len)
+static void fusd_dispatch_batch(struct fusd_dev *dev, struct fusd_buf *owner,
+				const char *buf, size_t len)
 {
 	struct fusd_request req;
 	const char *payload;
@@ -575,14 +649,33 @@ void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len)
 
 	while ((r = fusd_proto_next(buf, len, &off, &req, &payload,
 				    &plen)) > 0)
-		fusd_handle(dev, &req, payload, plen);
+		fusd_handle(dev, owner, &req, payload, plen);
 	if (r < 0)
 		fprintf(stderr, "fusd: malformed request batch from kernel\n");
 }
 
+/* Requests in memory of the caller's: WRITE payloads are copied. */
+void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len)
+{
+	fusd_dispatch_batch(dev, NULL, buf, len);
+}
+
+/*
+ * Requests in a read buffer that WRITE calls may keep.  The batch holds
+ * it too: a callback that dispatches on this thread reads into another.
+ */
+void fusd_dispatch_shared(struct fusd_dev *dev, struct fusd_buf *owner,
+			  size_t len)
+{
+	__atomic_add_fetch(&owner->refs, 1, __ATOMIC_RELAXED);
+	fusd_dispatch_batch(dev, owner, owner->data, len);
+	fusd_buf_put(owner);
+}
+
 /*
  * Answer a call.  'direct': the callback's own return value, whose reply
- * may wait for the run loop's next exchange with the kernel (loop.c).
+ * may wait for the run loop's next exchange with the kernel (loop.c);
+ * the dispatcher's reference goes with the driver's then.
  */
 static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 {
@@ -610,10 +703,15 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 
 	fusd_lock();
 	if (ctx->answered) {
+		if (direct)
+			fusd_ctx_put_locked(ctx);
 		fusd_unlock();
 		errno = EINVAL;	/* answered twice: a driver bug */
 		return -1;
 	}
+	if (direct)
+		ctx->refs--;	/* the dispatcher's; the driver's is left */
+	fusd_ctx_drop_payload(ctx);
 	if (op == FUSD_OP_POLL) {
 		int live = ctx->open && !ctx->open->closed && !ctx->dev->dead;
 
@@ -807,6 +905,7 @@ FUSD_API void fusd_destroy(struct fusd_file_info *file)
 		if (!eintr) {
 			fusd_drop_locked(ctx);
 			fusd_ctx_answered_locked(ctx);
+			fusd_ctx_drop_payload(ctx);
 			fusd_ctx_put_locked(ctx);
 		}
 	}

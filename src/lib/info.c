@@ -21,7 +21,9 @@ FUSD_API char *fusd_get_read_buffer(struct fusd_file_info *file)
 
 FUSD_API const char *fusd_get_write_buffer(struct fusd_file_info *file)
 {
-	return fusd_ctx(file)->data;
+	struct fusd_call_ctx *ctx = fusd_ctx(file);
+
+	return ctx->wdata ? ctx->wdata : ctx->data;
 }
 
 FUSD_API size_t fusd_get_length(struct fusd_file_info *file)

@@ -105,8 +105,24 @@ struct fusd_call_ctx {
 	struct fusd_request req;
 	size_t payload_len;	/* bytes the request carried */
 	size_t cap;
+	size_t room;		/* bytes allocated for data */
 	size_t ioctl_len;	/* _IOC_READ bytes the reply carries */
+	/* WRITE: the payload, in place in the read buffer it came in
+	 * ('wbuf', kept until the call is answered), or copied into data.
+	 */
+	const char *wdata;
+	struct fusd_buf *wbuf;
 	struct fusd_reply reply;
+	char data[];
+};
+
+/*
+ * A read buffer: a thread reads requests into it; a WRITE call keeps it
+ * (its payload stays in place) until answered.  Refcounted with atomics.
+ */
+struct fusd_buf {
+	unsigned int refs;
+	size_t cap;
 	char data[];
 };
 
@@ -136,10 +152,14 @@ size_t fusd_table_count(void);
 
 /* dispatch.c */
 void fusd_dispatch_buffer(struct fusd_dev *dev, const char *buf, size_t len);
+void fusd_dispatch_shared(struct fusd_dev *dev, struct fusd_buf *owner,
+			  size_t len);
 void fusd_ctx_done(struct fusd_call_ctx *ctx);
+void fusd_ctx_cache_drop(void);
 
 /* loop.c: run loops */
-char *fusd_thread_buffer(const struct fusd_dev *dev, size_t *cap);
+struct fusd_buf *fusd_thread_buffer(struct fusd_dev *dev);
+void fusd_buf_put(struct fusd_buf *b);
 int fusd_hold_reply(struct fusd_call_ctx *ctx, size_t len);
 
 #endif /* LIBFUSD_I_H */

@@ -32,47 +32,58 @@ struct fusd_loop_thread {
 
 static __thread struct fusd_loop_thread fusd_self;
 
-/* Each dispatching thread reads into its own buffer. */
-struct fusd_buf {
-	size_t cap;
-	char data[];
-};
-
+/*
+ * Each dispatching thread reads into its own buffer, shared with the
+ * WRITE calls whose payload is still in it: while one is, the thread
+ * moves on to a new buffer.
+ */
 static pthread_key_t fusd_buf_key;
 static pthread_once_t fusd_buf_once = PTHREAD_ONCE_INIT;
 
+void fusd_buf_put(struct fusd_buf *b)
+{
+	if (b && !__atomic_sub_fetch(&b->refs, 1, __ATOMIC_ACQ_REL))
+		free(b);
+}
+
+static void fusd_buf_release(void *b)
+{
+	fusd_buf_put(b);
+}
+
 static void fusd_buf_key_init(void)
 {
-	pthread_key_create(&fusd_buf_key, free);
+	pthread_key_create(&fusd_buf_key, fusd_buf_release);
 }
 
 /* This thread's read buffer, big enough for any request of 'dev'. */
-char *fusd_thread_buffer(const struct fusd_dev *dev, size_t *cap)
+struct fusd_buf *fusd_thread_buffer(struct fusd_dev *dev)
 {
 	size_t io_max, need;
 	struct fusd_buf *b;
 
-	fusd_lock();
-	io_max = dev->io_max;
-	fusd_unlock();
+	/* Only grows (under the lock); a stale value just means a
+	 * smaller buffer, which the kernel refuses with EINVAL.
+	 */
+	io_max = __atomic_load_n(&dev->io_max, __ATOMIC_RELAXED);
 	need = (io_max > FUSD_IO_MAX ? io_max : FUSD_IO_MAX) +
 	       FUSD_MSG_HDR_ROOM;
 	pthread_once(&fusd_buf_once, fusd_buf_key_init);
 	b = pthread_getspecific(fusd_buf_key);
-	if (!b || b->cap < need) {
-		free(b);
-		b = malloc(sizeof(*b) + need);
-		if (b)
-			b->cap = need;
-		if (pthread_setspecific(fusd_buf_key, b)) {
-			free(b);
-			b = NULL;
-		}
-		if (!b)
-			return NULL;
+	if (b && b->cap >= need &&
+	    __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE) == 1)
+		return b;
+	fusd_buf_put(b);
+	b = malloc(sizeof(*b) + need);
+	if (b) {
+		b->refs = 1;
+		b->cap = need;
 	}
-	*cap = b->cap;
-	return b->data;
+	if (pthread_setspecific(fusd_buf_key, b)) {
+		free(b);
+		b = NULL;
+	}
+	return b;
 }
 
 /* Send a held answer now, with write(). */
@@ -106,31 +117,37 @@ int fusd_hold_reply(struct fusd_call_ctx *ctx, size_t len)
 	return 1;
 }
 
-/* Exchange the held answer (if any) for requests.  read()'s result. */
-static ssize_t fusd_exchange(struct fusd_dev *dev, char *buf, size_t cap,
+/*
+ * Exchange the held answer (if any) for requests.  read()'s result; 0
+ * if the kernel refused the answer (it is dropped, as by write()) and so
+ * read nothing.
+ */
+static ssize_t fusd_exchange(struct fusd_dev *dev, struct fusd_buf *buf,
 			     int block)
 {
 	struct fusd_call_ctx *held = fusd_self.held;
 	struct fusd_exchange ex;
 	ssize_t n;
+	int err;
 
 	memset(&ex, 0, sizeof(ex));
 	if (held) {
 		ex.out_buf = (uintptr_t)&held->reply;
 		ex.out_len = fusd_self.held_len;
 	}
-	ex.in_buf = (uintptr_t)buf;
-	ex.in_len = cap;
+	ex.in_buf = (uintptr_t)buf->data;
+	ex.in_len = buf->cap;
 	ex.flags = block ? 0 : FUSD_EXCHANGE_NONBLOCK;
 	n = ioctl(dev->fd, FUSD_IOC_EXCHANGE, &ex);
+	err = errno;
 	if (held) {
-		int err = errno;
-
-		/* Taken or refused, it is over (as for write()). */
+		if (ex.out_done < ex.out_len &&
+		    (n >= 0 || err == EINVAL || err == EFAULT))
+			n = 0;
 		fusd_self.held = NULL;
 		fusd_ctx_done(held);
-		errno = err;
 	}
+	errno = err;
 	return n;
 }
 
@@ -149,21 +166,22 @@ static int fusd_alone(const struct fusd_dev *dev, unsigned int gen)
 static int fusd_serve(struct fusd_dev *dev, int block, unsigned int gen)
 {
 	struct fusd_dev *prev = fusd_self.serving;
-	size_t cap;
-	char *buf;
+	struct fusd_buf *buf;
 	ssize_t n;
 	int ret = 0;
 
 	fusd_self.serving = dev;
 	for (;;) {
-		buf = fusd_thread_buffer(dev, &cap);
+		buf = fusd_thread_buffer(dev);
 		if (!buf || dev->dead) {
 			ret = buf ? 0 : -1;
 			break;
 		}
-		n = fusd_exchange(dev, buf, cap, block);
-		if (n > 0) {
-			fusd_dispatch_buffer(dev, buf, (size_t)n);
+		n = fusd_exchange(dev, buf, block);
+		if (n >= 0) {
+			/* 0: some replies were refused and nothing read. */
+			if (n)
+				fusd_dispatch_shared(dev, buf, (size_t)n);
 			if (block && !fusd_alone(dev, gen))
 				break;
 			continue;
@@ -207,26 +225,25 @@ static void fusd_serve_ready(int fd)
 FUSD_API void fusd_dispatch(int fd)
 {
 	struct fusd_dev *dev = fusd_dev_get(fd);
-	size_t cap;
-	char *buf;
+	struct fusd_buf *buf;
 	ssize_t n;
 
 	if (!dev) {
 		fprintf(stderr, "fusd_dispatch: %d is not a fusd device\n", fd);
 		return;
 	}
-	buf = fusd_thread_buffer(dev, &cap);
+	buf = fusd_thread_buffer(dev);
 	if (!buf) {
 		perror("fusd_dispatch");
 		fusd_dev_put(dev);
 		return;
 	}
-	n = read(fd, buf, cap);
+	n = read(fd, buf->data, buf->cap);
 	if (n < 0) {
 		if (errno != EINTR && errno != EAGAIN)
 			perror("fusd_dispatch: read");
 	} else {
-		fusd_dispatch_buffer(dev, buf, (size_t)n);
+		fusd_dispatch_shared(dev, buf, (size_t)n);
 	}
 	fusd_dev_put(dev);
 }
@@ -367,6 +384,7 @@ static void *fusd_worker(void *arg)
 	}
 	if (epfd >= 0)
 		close(epfd);
+	fusd_ctx_cache_drop();
 	return NULL;
 }
 
