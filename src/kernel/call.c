@@ -426,8 +426,39 @@ static int fusd_call_deliver(const struct fusd_call *call, char __user *buf)
 	return paged ? fusd_pages_to_user(call, buf + head, paged) : 0;
 }
 
+/*
+ * Wait for a call to be queued, for at most 'timeout' jiffies: 0, or
+ * -ERESTARTSYS, -ETIMEDOUT.  Exclusive: one new call wakes one daemon
+ * thread.  A thread woken for a call takes it even if a signal or the
+ * timeout came too, so that no wake-up is lost.
+ */
+static int fusd_wait_calls(struct fusd_channel *chan, long timeout)
+{
+	DEFINE_WAIT(wait);
+	int ret = 0;
+
+	for (;;) {
+		prepare_to_wait_exclusive(&chan->readers, &wait,
+					  TASK_INTERRUPTIBLE);
+		if (fusd_channel_has_calls(chan))
+			break;
+		if (signal_pending(current))
+			ret = -ERESTARTSYS;
+		else if (!timeout)
+			ret = -ETIMEDOUT;
+		if (ret)
+			break;
+		timeout = schedule_timeout(timeout);
+	}
+	finish_wait(&chan->readers, &wait);
+	/* Off the queue now: a wake-up that chose us came with a call. */
+	if (ret && fusd_channel_has_calls(chan))
+		ret = 0;
+	return ret;
+}
+
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
-				size_t count, bool nonblock)
+				size_t count, bool nonblock, long timeout)
 {
 	u32 limit = READ_ONCE(chan->batch_max), handed = 0;
 	struct fusd_call *call;
@@ -440,9 +471,7 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 		spin_unlock(&chan->lock);
 		if (nonblock)
 			return -EAGAIN;
-		/* Exclusive: one new call wakes one daemon thread. */
-		err = wait_event_interruptible_exclusive(chan->readers,
-						fusd_channel_has_calls(chan));
+		err = fusd_wait_calls(chan, timeout);
 		if (err)
 			return err;
 		spin_lock(&chan->lock);

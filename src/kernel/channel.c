@@ -84,7 +84,8 @@ static ssize_t fusd_control_read(struct file *file, char __user *buf,
 	if (!fusd_channel_registered(chan))
 		return -ENODEV;
 	return fusd_channel_read_calls(chan, buf, count,
-				       file->f_flags & O_NONBLOCK);
+				       file->f_flags & O_NONBLOCK,
+				       MAX_SCHEDULE_TIMEOUT);
 }
 
 static ssize_t fusd_control_write(struct file *file, const char __user *buf,
@@ -220,7 +221,7 @@ static long fusd_ioc_exchange(struct fusd_channel *chan, struct file *file,
 	if (!(chan->features & FUSD_FEATURE_EXCHANGE))
 		return -EOPNOTSUPP;
 	if (ex.flags & ~FUSD_EXCHANGE_FLAGS_ALL || ex.reserved0 ||
-	    ex.in_len > INT_MAX)
+	    ex.reserved1 || ex.in_len > INT_MAX)
 		return -EINVAL;
 	if (ex.out_len) {
 		n = fusd_channel_write_replies(chan,
@@ -236,7 +237,9 @@ static long fusd_ioc_exchange(struct fusd_channel *chan, struct file *file,
 		return 0;
 	n = fusd_channel_read_calls(chan, u64_to_user_ptr(ex.in_buf),
 				    ex.in_len, file->f_flags & O_NONBLOCK ||
-				    ex.flags & FUSD_EXCHANGE_NONBLOCK);
+				    ex.flags & FUSD_EXCHANGE_NONBLOCK,
+				    ex.timeout_ms ? msecs_to_jiffies(ex.timeout_ms) :
+				    MAX_SCHEDULE_TIMEOUT);
 	/* The replies are gone: a restart must not send them again. */
 	if (n == -ERESTARTSYS && ex.out_len)
 		n = -EINTR;

@@ -169,7 +169,7 @@ int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call);
 s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		   unsigned int freeze);
 ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
-				size_t count, bool nonblock);
+				size_t count, bool nonblock, long timeout);
 ssize_t fusd_channel_write_replies(struct fusd_channel *chan,
 				   const char __user *buf, size_t count);
 void fusd_channel_fail_all(struct fusd_channel *chan);

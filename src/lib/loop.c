@@ -23,6 +23,12 @@
 
 #include "libfusd_i.h"
 
+/*
+ * How long a loop waiting in the kernel goes without looking at the
+ * device table (devices registered or unregistered by other threads).
+ */
+#define FUSD_LOOP_WAKE_MS 500
+
 /* What one thread's loop is doing. */
 struct fusd_loop_thread {
 	struct fusd_dev *serving;	/* device whose requests it handles */
@@ -138,6 +144,7 @@ static ssize_t fusd_exchange(struct fusd_dev *dev, struct fusd_buf *buf,
 	ex.in_buf = (uintptr_t)buf->data;
 	ex.in_len = buf->cap;
 	ex.flags = block ? 0 : FUSD_EXCHANGE_NONBLOCK;
+	ex.timeout_ms = FUSD_LOOP_WAKE_MS;
 	n = ioctl(dev->fd, FUSD_IOC_EXCHANGE, &ex);
 	err = errno;
 	if (held) {
@@ -186,8 +193,12 @@ static int fusd_serve(struct fusd_dev *dev, int block, unsigned int gen)
 				break;
 			continue;
 		}
-		if (n < 0 && errno == EINTR && block && fusd_alone(dev, gen))
-			continue;
+		/* A blocking loop looks at the device table now and then. */
+		if (n < 0 && (errno == EINTR || errno == ETIMEDOUT) && block) {
+			if (fusd_alone(dev, gen))
+				continue;
+			break;
+		}
 		if (n < 0 && errno == EAGAIN) {
 			ret = block ? -1 : 0;
 		} else if (n < 0 && errno != EINTR && !dev->dead) {
@@ -250,7 +261,8 @@ FUSD_API void fusd_dispatch(int fd)
 
 /*
  * One device, served by exchanges: wait for requests in the kernel, not
- * in poll(), while it stays the only one.  -1: use poll() this time.
+ * in poll() or epoll, while it stays the only one (each waiting thread
+ * is woken for a request of its own).  -1: use poll() this time.
  */
 static int fusd_run_alone(int fd, unsigned int gen)
 {
@@ -362,6 +374,17 @@ static void *fusd_worker(void *arg)
 
 	(void)arg;
 	for (;;) {
+		unsigned int now;
+		int *fdv = NULL;
+		size_t cap = 0;
+
+		/* A single device: wait for it in the kernel. */
+		if (fusd_table_snapshot(&fdv, &cap, &now) == 1 &&
+		    !fusd_run_alone(fdv[0], now)) {
+			free(fdv);
+			continue;
+		}
+		free(fdv);
 		if (epfd < 0 || gen != fusd_table_generation()) {
 			if (epfd >= 0)
 				close(epfd);

@@ -297,8 +297,8 @@ static void test_feature_not_granted(void **state)
 }
 
 /*
- * Unknown flags, a non-zero reserved0 and in_len > INT_MAX are EINVAL,
- * and refused before any reply is taken.
+ * Unknown flags, a non-zero reserved0 or reserved1 and in_len > INT_MAX
+ * are EINVAL, and refused before any reply is taken.
  */
 static void test_exchange_einval(void **state)
 {
@@ -314,7 +314,7 @@ static void test_exchange_einval(void **state)
 	fd = raw_open(chan, NODE, NULL);
 	id = cl_start_read(&c, chan, fd);
 	n = put_reply(out, id, 2, "ok", 2);
-	for (k = 0; k < 5; k++) {
+	for (k = 0; k < 6; k++) {
 		ex_init(&ex, out, n, in, sizeof(in), FUSD_EXCHANGE_NONBLOCK);
 		switch (k) {
 		case 0: ex.flags |= 2; break;
@@ -322,6 +322,7 @@ static void test_exchange_einval(void **state)
 		case 2: ex.reserved0 = 1; break;
 		case 3: ex.in_len = (uint64_t)INT_MAX + 1; break;
 		case 4: ex.in_len = UINT64_MAX; break;
+		case 5: ex.reserved1 = 1U << 7; break;
 		}
 		assert_int_equal(ioctl(chan, FUSD_IOC_EXCHANGE, &ex), -1);
 		assert_int_equal(errno, EINVAL);
@@ -346,7 +347,7 @@ static void test_exchange_einval(void **state)
 /*
  * The argument grows like every channel ioctl: a larger struct with a
  * zero tail works (the tail is not written), a non-zero tail is E2BIG,
- * a struct under 48 bytes or the wrong direction is ENOTTY.  Same for
+ * a struct under 56 bytes or the wrong direction is ENOTTY.  Same for
  * SET_IO_MAX around its __u32.
  */
 struct ex_big {
@@ -399,7 +400,7 @@ static void test_struct_growth(void **state)
 	assert_int_equal(ioctl(chan, _IOR(FUSD_IOC_MAGIC, FUSD_IOC_NR_EXCHANGE,
 					  struct fusd_exchange), raw), -1);
 	assert_int_equal(errno, ENOTTY);
-	/* Exactly 48 bytes, the 1.2 size, works. */
+	/* Exactly 56 bytes, the 1.2 size, works. */
 	assert_int_equal(sizeof(struct fusd_exchange), FUSD_EXCHANGE_SIZE_V1_2);
 	assert_int_equal(ioctl(chan, _IOC(_IOC_READ | _IOC_WRITE,
 					  FUSD_IOC_MAGIC, FUSD_IOC_NR_EXCHANGE,
@@ -683,6 +684,62 @@ static void test_exchange_nonblock(void **state)
  * replies were sent the exchange fails with EINTR, never restarts (the
  * replies would go twice); with nothing sent it restarts transparently.
  */
+/*
+ * timeout_ms bounds a blocking wait: ETIMEDOUT once it passes with
+ * nothing queued (after the replies went), the request if one comes in
+ * time; 0 waits without limit.
+ */
+static void test_exchange_timeout(void **state)
+{
+	char out[256], in[FUSD_MSG_MAX];
+	struct fusd_exchange ex;
+	struct fusd_request *req = (struct fusd_request *)in;
+	int64_t t0, took;
+	struct cl c;
+	size_t n;
+	uint64_t id;
+	int chan, fd;
+
+	(void)state;
+	chan = reg_chan(ALL);
+	fd = raw_open(chan, NODE, NULL);
+
+	/* Nothing queued: the reply goes, then the wait ends in time. */
+	id = cl_start_read(&c, chan, fd);
+	n = put_reply(out, id, 2, "ok", 2);
+	ex_init(&ex, out, n, in, sizeof(in), 0);
+	ex.timeout_ms = 300;
+	t0 = itest_now_ms();
+	assert_int_equal(ioctl(chan, FUSD_IOC_EXCHANGE, &ex), -1);
+	took = itest_now_ms() - t0;
+	assert_int_equal(errno, ETIMEDOUT);
+	assert_int_equal(ex.out_done, n);
+	assert_true(took >= 250);
+	assert_true(took < 10000 * itest_scale());
+	cl_join(&c);
+	assert_int_equal(c.ret, 2);
+
+	/* A call that comes during the wait is returned, not a timeout. */
+	cl_start(&c, fd);
+	ex_init(&ex, NULL, 0, in, sizeof(in), 0);
+	ex.timeout_ms = 10000 * itest_scale();
+	assert_true(ioctl(chan, FUSD_IOC_EXCHANGE, &ex) > 0);
+	assert_int_equal(req->hdr.opcode, FUSD_OP_READ);
+	n = put_reply(out, req->hdr.id, 1, "z", 1);
+	assert_int_equal(write(chan, out, n), (ssize_t)n);
+	cl_join(&c);
+	assert_int_equal(c.ret, 1);
+
+	/* Non-blocking ignores the timeout: EAGAIN at once. */
+	ex_init(&ex, NULL, 0, in, sizeof(in), FUSD_EXCHANGE_NONBLOCK);
+	ex.timeout_ms = 1;
+	assert_int_equal(ioctl(chan, FUSD_IOC_EXCHANGE, &ex), -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
+	close(fd);
+	close(chan);
+}
+
 static void test_exchange_eintr_not_restarted(void **state)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -1264,6 +1321,7 @@ int main(void)
 		cmocka_unit_test(test_exchange_reply_and_fetch),
 		cmocka_unit_test(test_exchange_partial_batch),
 		cmocka_unit_test(test_exchange_nonblock),
+		cmocka_unit_test(test_exchange_timeout),
 		cmocka_unit_test(test_exchange_eintr_not_restarted),
 		cmocka_unit_test(test_set_io_max_rules),
 		cmocka_unit_test(test_lib_set_io_max),

@@ -1879,6 +1879,9 @@ static void ioc_content(struct dev *d, unsigned int nr, size_t usize,
 		if (pct(5))
 			ex.reserved0 = (uint32_t)rnd() | 1;
 		if (pct(5))
+			ex.reserved1 = (uint32_t)rnd() | 1;
+		ex.timeout_ms = (uint32_t)(pct(50) ? 0 : 1 + below(50));
+		if (pct(5))
 			ex.in_len = (uint64_t)INT_MAX + 1 +
 				    below((uint64_t)1 << 40);
 		ex.out_done = rnd();
@@ -2182,7 +2185,8 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 			if (!(granted & FUSD_FEATURE_EXCHANGE))
 				allow(&w, EOPNOTSUPP);
 			else if (ex.flags & ~FUSD_EXCHANGE_FLAGS_ALL ||
-				 ex.reserved0 || ex.in_len > INT_MAX)
+				 ex.reserved0 || ex.reserved1 ||
+				 ex.in_len > INT_MAX)
 				allow(&w, EINVAL);
 			else if (ex.out_len)
 				allow(&w, ex.out_len <

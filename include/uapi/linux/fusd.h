@@ -221,11 +221,14 @@
  *                    'out_done' says where it stopped.  Otherwise it
  *                    returns what read() would (0 if 'in_len' is 0),
  *                    blocking unless the channel is O_NONBLOCK or 'flags'
- *                    has FUSD_EXCHANGE_NONBLOCK.  A signal while it waits
- *                    after sending gives -EINTR, never a restart (the
- *                    replies are gone).  -EOPNOTSUPP without the feature,
- *                    -ENODEV before REGISTER, -EINVAL for unknown flags, a
- *                    non-zero reserved field or 'in_len' > INT_MAX.
+ *                    has FUSD_EXCHANGE_NONBLOCK, for at most 'timeout_ms'
+ *                    (if not 0; then -ETIMEDOUT).  Waiting threads are
+ *                    woken one per request, as in read().  A signal while
+ *                    it waits after sending gives -EINTR, never a restart
+ *                    (the replies are gone).  -EOPNOTSUPP without the
+ *                    feature, -ENODEV before REGISTER, -EINVAL for unknown
+ *                    flags, a non-zero reserved field or 'in_len' >
+ *                    INT_MAX.
  *   FUSD_IOC_SET_IO_MAX  (feature FUSD_FEATURE_IO_MAX) the most payload
  *                    bytes one READ or WRITE request carries from now on:
  *                    in, the bytes wanted (0: FUSD_IO_MAX); out, what is
@@ -471,9 +474,11 @@ struct fusd_exchange {
 	__u32 flags;		/* FUSD_EXCHANGE_* */
 	__u32 reserved0;	/* must be 0 */
 	__u64 out_done;		/* out: bytes of out_buf consumed */
+	__u32 timeout_ms;	/* most a blocking wait lasts; 0: no limit */
+	__u32 reserved1;	/* must be 0 */
 };
 
-#define FUSD_EXCHANGE_SIZE_V1_2	48
+#define FUSD_EXCHANGE_SIZE_V1_2	56
 
 /* fusd_exchange.flags */
 #define FUSD_EXCHANGE_NONBLOCK	(1U << 0)	/* as O_NONBLOCK, this call only */
