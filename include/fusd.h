@@ -295,8 +295,7 @@ void fusd_dispatch(int fd);
 /** Serve every registered device until none is left.  Uses poll(), so any
  * descriptor number works.  With a single device and a kernel speaking
  * protocol 1.2 it waits in the kernel instead, answering each call and
- * taking the next in one system call (and looking at the device table
- * every half second). */
+ * taking the next in one system call. */
 void fusd_run(void);
 
 /**

@@ -15,6 +15,7 @@
 #include <linux/sched/task.h>
 #include <linux/capability.h>
 #include <linux/sched/signal.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/uidgid.h>
@@ -144,7 +145,8 @@ static void fusd_queue_locked(struct fusd_channel *chan, struct fusd_call *call)
  */
 static void fusd_wake_reader(struct fusd_channel *chan)
 {
-	wake_up_interruptible(&chan->readers);
+	/* Keyed: an EPOLLEXCLUSIVE waiter for EPOLLOUT only is passed by. */
+	wake_up_interruptible_poll(&chan->readers, EPOLLIN | EPOLLRDNORM);
 }
 
 /* The call leaves the channel: one pending call less. */
@@ -277,6 +279,28 @@ static void fusd_abandon_locked(struct fusd_channel *chan,
 	fusd_unlink_locked(chan, call);
 }
 
+/*
+ * Take a call's pages off it when no copy uses them now or later: a
+ * WRITE's once the daemon has its payload, an abandoned call's (whose
+ * late reply is not copied).  The caller unpins them, unlocked.
+ */
+static struct bio_vec *fusd_take_pages_locked(struct fusd_call *call,
+					      unsigned int *nr)
+{
+	struct bio_vec *bvec = call->bvec;
+
+	if (!bvec || call->delivering || call->state == FUSD_CALL_FILLING)
+		return NULL;
+	if (!call->abandoned && call->req->hdr.opcode != FUSD_OP_WRITE)
+		return NULL;
+	if (call->state != FUSD_CALL_SENT && call->state != FUSD_CALL_DONE)
+		return NULL;
+	*nr = call->nr_bvec;
+	call->bvec = NULL;
+	call->nr_bvec = 0;
+	return bvec;
+}
+
 /* 1.0 daemons: a signal withdraws the call even after it was read. */
 static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
 				   struct fusd_call *call, bool *queued)
@@ -290,16 +314,6 @@ static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
 	*queued = fusd_intr_queue_locked(chan, call);
 	fusd_unlink_locked(chan, call);
 	return -ERESTARTSYS;
-}
-
-/*
- * Is the daemon copying between the call and the caller's pages right
- * now?  Then the caller may not return to user space before it ends: its
- * memory must not change under a copy it was told had failed.
- */
-static bool fusd_call_busy(const struct fusd_call *call)
-{
-	return call->delivering || call->state == FUSD_CALL_FILLING;
 }
 
 /*
@@ -318,6 +332,8 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		   unsigned int freeze)
 {
 	bool wait_on = false, queued = false;
+	struct bio_vec *bvec;
+	unsigned int nr;
 	s64 ret = 0;
 
 	if (!wait_for_completion_state(&call->done,
@@ -332,7 +348,7 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		/* Never read: nothing happened, restarting is safe. */
 		fusd_unlink_locked(chan, call);
 		ret = -ERESTARTSYS;
-	} else if (chan->proto_minor < 1 && !fusd_call_busy(call)) {
+	} else if (chan->proto_minor < 1) {
 		ret = fusd_call_withdraw_v1_0(chan, call, &queued);
 	} else {
 		if (!call->interrupted) {
@@ -357,9 +373,12 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 	/* Killed: a late answer is dropped. */
 	spin_lock(&chan->lock);
 	fusd_abandon_locked(chan, call);
+	bvec = fusd_take_pages_locked(call, &nr);
 	/* Answered (or failed) in the meantime: complete() goes with DONE. */
 	ret = completion_done(&call->done) ? call->result : -EINTR;
 	spin_unlock(&chan->lock);
+	if (bvec)
+		fusd_unpin(bvec, nr, false);
 	return ret;
 }
 
@@ -381,12 +400,15 @@ bool fusd_channel_has_calls(struct fusd_channel *chan)
 static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 			   bool ok)
 {
+	struct bio_vec *bvec = NULL;
 	bool queued = false;
+	unsigned int nr;
 
 	spin_lock(&chan->lock);
 	call->delivering = false;
 	if (ok) {
 		queued = fusd_intr_queue_locked(chan, call);
+		bvec = fusd_take_pages_locked(call, &nr);
 	} else if (call->no_reply && !chan->dead) {
 		/* The channel's reference came with it; give it back. */
 		fusd_call_get(call);
@@ -406,6 +428,8 @@ static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 		list_add(&call->link, &chan->queue);
 	}
 	spin_unlock(&chan->lock);
+	if (bvec)
+		fusd_unpin(bvec, nr, false);
 	if (queued)
 		fusd_wake_reader(chan);
 }
@@ -427,12 +451,12 @@ static int fusd_call_deliver(const struct fusd_call *call, char __user *buf)
 }
 
 /*
- * Wait for a call to be queued, for at most 'timeout' jiffies: 0, or
- * -ERESTARTSYS, -ETIMEDOUT.  Exclusive: one new call wakes one daemon
+ * Wait for a call to be queued, for at most '*timeout' jiffies (what is
+ * left stays there): 0, or -ERESTARTSYS, -ETIMEDOUT.  Exclusive: one new call wakes one daemon
  * thread.  A thread woken for a call takes it even if a signal or the
  * timeout came too, so that no wake-up is lost.
  */
-static int fusd_wait_calls(struct fusd_channel *chan, long timeout)
+static int fusd_wait_calls(struct fusd_channel *chan, long *timeout)
 {
 	DEFINE_WAIT(wait);
 	int ret = 0;
@@ -444,11 +468,11 @@ static int fusd_wait_calls(struct fusd_channel *chan, long timeout)
 			break;
 		if (signal_pending(current))
 			ret = -ERESTARTSYS;
-		else if (!timeout)
+		else if (!*timeout)
 			ret = -ETIMEDOUT;
 		if (ret)
 			break;
-		timeout = schedule_timeout(timeout);
+		*timeout = schedule_timeout(*timeout);
 	}
 	finish_wait(&chan->readers, &wait);
 	/* Off the queue now: a wake-up that chose us came with a call. */
@@ -471,7 +495,7 @@ ssize_t fusd_channel_read_calls(struct fusd_channel *chan, char __user *buf,
 		spin_unlock(&chan->lock);
 		if (nonblock)
 			return -EAGAIN;
-		err = fusd_wait_calls(chan, timeout);
+		err = fusd_wait_calls(chan, &timeout);
 		if (err)
 			return err;
 		spin_lock(&chan->lock);
@@ -607,10 +631,13 @@ void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 static bool fusd_intr_answered_locked(struct fusd_channel *chan,
 				      struct fusd_call *intr, bool again)
 {
-	struct fusd_call *call;
+	struct fusd_call *call = intr->owner;
 
-	call = fusd_find_sent_locked(chan, intr->req->u.interrupt.id);
-	if (again && call && call->intr == intr) {
+	/* Its call still waits (also while its reply is being copied in,
+	 * which may yet fail): then the INTERRUPT goes again.
+	 */
+	if (again && (call->state == FUSD_CALL_SENT ||
+		      call->state == FUSD_CALL_FILLING)) {
 		hash_del(&intr->hnode);
 		intr->state = FUSD_CALL_QUEUED;
 		list_add_tail(&intr->link, &chan->queue);
@@ -702,7 +729,6 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 				const struct fusd_msg_header *hdr,
 				const char __user *ubuf, size_t avail)
 {
-	size_t io_max = max_t(size_t, READ_ONCE(chan->io_max), FUSD_IO_MAX);
 	struct fusd_call *call;
 	struct fusd_reply rep;
 	bool bad, queued = false;
@@ -713,7 +739,10 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 			       ubuf, avail);
 	if (err == -EFAULT)
 		return err;
-	bad = err || hdr->size - hdr->hdr_size > io_max;
+	/* The request bounds the payload (fusd_reply_ok); this only keeps
+	 * the arithmetic sane, whatever io_max became since.
+	 */
+	bad = err || hdr->size - hdr->hdr_size > SZ_64M;
 	if (!bad)
 		len = hdr->size - hdr->hdr_size;
 
@@ -737,7 +766,8 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 		return bad ? -EINVAL : (ssize_t)hdr->size;
 	}
 
-	if (!bad && len) {
+	/* Nobody waits for an abandoned call's data: not copied. */
+	if (!bad && len && !call->abandoned) {
 		err = fusd_reply_fill_locked(chan, call, ubuf + hdr->hdr_size,
 					     len);
 		if (err) {

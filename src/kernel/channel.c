@@ -73,7 +73,10 @@ static int fusd_control_release(struct inode *inode, struct file *file)
 /* chan->dev is set once by REGISTER and cleared only at release. */
 static bool fusd_channel_registered(struct fusd_channel *chan)
 {
-	return !!READ_ONCE(chan->dev);
+	/* Pairs with the release in fusd_device_register(): what REGISTER
+	 * set up (the features) is seen with the device.
+	 */
+	return !!smp_load_acquire(&chan->dev);
 }
 
 static ssize_t fusd_control_read(struct file *file, char __user *buf,
@@ -221,7 +224,7 @@ static long fusd_ioc_exchange(struct fusd_channel *chan, struct file *file,
 	if (!(chan->features & FUSD_FEATURE_EXCHANGE))
 		return -EOPNOTSUPP;
 	if (ex.flags & ~FUSD_EXCHANGE_FLAGS_ALL || ex.reserved0 ||
-	    ex.reserved1 || ex.in_len > INT_MAX)
+	    ex.reserved1 || ex.in_len > INT_MAX || ex.out_len > INT_MAX)
 		return -EINVAL;
 	if (ex.out_len) {
 		n = fusd_channel_write_replies(chan,

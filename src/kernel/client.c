@@ -151,7 +151,7 @@ static ssize_t fusd_client_read_iter(struct kiocb *iocb, struct iov_iter *to)
 	call = fusd_client_call(iocb->ki_filp, ff, FUSD_OP_READ, 0);
 	if (!call)
 		return -ENOMEM;
-	if (fusd_want_direct(to, size)) {
+	if (fusd_want_direct(ff->chan, to, size)) {
 		ret = fusd_call_pin(call, to, size);
 		if (ret < 0)
 			goto out;
@@ -181,7 +181,7 @@ static ssize_t fusd_client_write_iter(struct kiocb *iocb,
 {
 	struct fusd_file *ff = iocb->ki_filp->private_data;
 	size_t size = fusd_client_io_size(ff, from);
-	bool direct = fusd_want_direct(from, size);
+	bool direct = fusd_want_direct(ff->chan, from, size);
 	struct fusd_call *call;
 	ssize_t ret;
 
@@ -189,11 +189,18 @@ static ssize_t fusd_client_write_iter(struct kiocb *iocb,
 				direct ? 0 : size);
 	if (!call)
 		return -ENOMEM;
+	/* Memory that cannot be pinned (device memory mapped VM_IO or
+	 * VM_PFNMAP) may still be readable: copy it then.
+	 */
+	if (direct && fusd_call_pin(call, from, size) < 0) {
+		fusd_call_put(call);
+		direct = false;
+		call = fusd_client_call(iocb->ki_filp, ff, FUSD_OP_WRITE, size);
+		if (!call)
+			return -ENOMEM;
+	}
 	if (direct) {
-		ret = fusd_call_pin(call, from, size);
-		if (ret < 0)
-			goto out;
-		size = ret;
+		size = call->direct_len;
 		call->msg_len += size;
 		call->req->hdr.size = call->msg_len;
 	} else if (!copy_from_iter_full(call->req + 1, size, from)) {

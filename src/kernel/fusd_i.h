@@ -136,6 +136,7 @@ struct fusd_call {
 	struct bio_vec *bvec;
 	unsigned int nr_bvec;
 	size_t direct_len;		/* bytes the pages hold */
+	bool pages_written;		/* a reply was copied into them */
 
 	/* OPEN only: the RELEASE that undoes it.  If the caller gives up
 	 * after the daemon read the OPEN and the daemon accepts it late,
@@ -184,9 +185,11 @@ void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 /* pages.c: the caller's pages, for a data path with one copy */
 extern unsigned int fusd_direct_min;
 extern unsigned int fusd_max_io;
-bool fusd_want_direct(struct iov_iter *iter, size_t size);
+bool fusd_want_direct(struct fusd_channel *chan, struct iov_iter *iter,
+		      size_t size);
 ssize_t fusd_call_pin(struct fusd_call *call, struct iov_iter *iter,
 		      size_t size);
+void fusd_unpin(struct bio_vec *bvec, unsigned int nr, bool dirty);
 void fusd_call_unpin(struct fusd_call *call);
 int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
 		       size_t len);

@@ -30,9 +30,14 @@ unsigned int fusd_max_io = 1024 * 1024;
 module_param_named(max_io, fusd_max_io, uint, 0644);
 MODULE_PARM_DESC(max_io, "Largest read/write payload a daemon may ask for (bytes, default 1 MiB)");
 
-bool fusd_want_direct(struct iov_iter *iter, size_t size)
+/*
+ * A channel on minor 0 keeps the 1.0 rule that a signal withdraws a call
+ * the daemon is working on: its callers' memory is never lent.
+ */
+bool fusd_want_direct(struct fusd_channel *chan, struct iov_iter *iter,
+		      size_t size)
 {
-	return user_backed_iter(iter) && size &&
+	return chan->proto_minor >= 1 && user_backed_iter(iter) && size &&
 	       size >= READ_ONCE(fusd_direct_min);
 }
 
@@ -57,10 +62,13 @@ ssize_t fusd_call_pin(struct fusd_call *call, struct iov_iter *iter,
 	segs = iter_is_ubuf(iter) ? 1 : iter->nr_segs;
 	max = DIV_ROUND_UP(size, PAGE_SIZE) + 2 * min_t(size_t, segs, size);
 
-	call->bvec = kvmalloc_array(max, sizeof(*call->bvec), GFP_KERNEL);
-	pages = kvmalloc_array(max, sizeof(*pages), GFP_KERNEL);
+	call->bvec = kvmalloc_array(max, sizeof(*call->bvec),
+				    GFP_KERNEL_ACCOUNT);
+	pages = kvmalloc_array(max, sizeof(*pages), GFP_KERNEL_ACCOUNT);
 	if (!call->bvec || !pages) {
 		kvfree(pages);
+		kvfree(call->bvec);
+		call->bvec = NULL;
 		return -ENOMEM;
 	}
 	while (done < size && n < max) {
@@ -84,20 +92,28 @@ ssize_t fusd_call_pin(struct fusd_call *call, struct iov_iter *iter,
 	call->nr_bvec = n;
 	call->direct_len = done;
 	iov_iter_revert(iter, done);
-	if (!done)
-		return got < 0 ? got : -EFAULT;
-	return done;
+	if (done)
+		return done;
+	kvfree(call->bvec);
+	call->bvec = NULL;
+	return got < 0 ? got : -EFAULT;
 }
 
-/* At the call's end: a READ's pages were written to. */
-void fusd_call_unpin(struct fusd_call *call)
+/* Release pages pinned by fusd_call_pin(); 'dirty': they were written. */
+void fusd_unpin(struct bio_vec *bvec, unsigned int nr, bool dirty)
 {
-	bool dirty = call->req->hdr.opcode == FUSD_OP_READ;
 	unsigned int i;
 
-	for (i = 0; i < call->nr_bvec; i++)
-		fusd_unpin_page(call->bvec[i].bv_page, dirty);
-	kvfree(call->bvec);
+	for (i = 0; i < nr; i++)
+		fusd_unpin_page(bvec[i].bv_page, dirty);
+	kvfree(bvec);
+}
+
+void fusd_call_unpin(struct fusd_call *call)
+{
+	fusd_unpin(call->bvec, call->nr_bvec, call->pages_written);
+	call->bvec = NULL;
+	call->nr_bvec = 0;
 }
 
 /* Daemon's read(): the first 'len' bytes of a WRITE's payload to 'buf'. */
@@ -128,6 +144,7 @@ int fusd_pages_from_user(struct fusd_call *call, const char __user *buf,
 {
 	unsigned int i;
 
+	call->pages_written = true;
 	for (i = 0; len && i < call->nr_bvec; i++) {
 		struct bio_vec *bv = &call->bvec[i];
 		size_t n = min_t(size_t, len, bv->bv_len);

@@ -540,7 +540,10 @@ int fusd_device_register(struct fusd_channel *chan, struct fusd_register *args)
 	fusd_device_count++;
 	mutex_unlock(&fusd_registry_lock);
 
-	WRITE_ONCE(chan->dev, fdev);
+	/* Pairs with fusd_channel_registered(): features and the rest of
+	 * the registration are visible to whoever sees the device.
+	 */
+	smp_store_release(&chan->dev, fdev);
 
 	args->dev_major = MAJOR(fdev->dev.devt);
 	args->dev_minor = MINOR(fdev->dev.devt);

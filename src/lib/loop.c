@@ -24,10 +24,16 @@
 #include "libfusd_i.h"
 
 /*
- * How long a loop waiting in the kernel goes without looking at the
- * device table (devices registered or unregistered by other threads).
+ * How long fusd_run_mt's threads wait in the kernel before they look at
+ * the device table again (devices registered or unregistered by other
+ * threads).  fusd_run waits without limit: a timer armed for every wait
+ * costs 5% of a small call (bench/, QEMU).
  */
 #define FUSD_LOOP_WAKE_MS 500
+
+/* 'wait_ms' of the loops: do not wait, or wait without limit. */
+#define FUSD_NO_WAIT (-1)
+#define FUSD_WAIT 0
 
 /* What one thread's loop is doing. */
 struct fusd_loop_thread {
@@ -129,7 +135,7 @@ int fusd_hold_reply(struct fusd_call_ctx *ctx, size_t len)
  * read nothing.
  */
 static ssize_t fusd_exchange(struct fusd_dev *dev, struct fusd_buf *buf,
-			     int block)
+			     int wait_ms)
 {
 	struct fusd_call_ctx *held = fusd_self.held;
 	struct fusd_exchange ex;
@@ -143,8 +149,10 @@ static ssize_t fusd_exchange(struct fusd_dev *dev, struct fusd_buf *buf,
 	}
 	ex.in_buf = (uintptr_t)buf->data;
 	ex.in_len = buf->cap;
-	ex.flags = block ? 0 : FUSD_EXCHANGE_NONBLOCK;
-	ex.timeout_ms = FUSD_LOOP_WAKE_MS;
+	if (wait_ms < 0)
+		ex.flags = FUSD_EXCHANGE_NONBLOCK;
+	else
+		ex.timeout_ms = (uint32_t)wait_ms;
 	n = ioctl(dev->fd, FUSD_IOC_EXCHANGE, &ex);
 	err = errno;
 	if (held) {
@@ -165,13 +173,15 @@ static int fusd_alone(const struct fusd_dev *dev, unsigned int gen)
 }
 
 /*
- * Serve 'dev' with exchanges.  Not blocking: until nothing is queued.
- * Blocking: while the device table stays at generation 'gen'.  Returns
- * 0, or -1 with errno (EAGAIN if a blocking exchange found the channel
+ * Serve 'dev' with exchanges.  FUSD_NO_WAIT: until nothing is queued.
+ * Otherwise waiting in the kernel (each wait at most 'wait_ms', 0: no
+ * limit) while the device table stays at generation 'gen'.  Returns 0,
+ * or -1 with errno (EAGAIN if a waiting exchange found the channel
  * O_NONBLOCK).  Nothing is held on return.
  */
-static int fusd_serve(struct fusd_dev *dev, int block, unsigned int gen)
+static int fusd_serve(struct fusd_dev *dev, int wait_ms, unsigned int gen)
 {
+	int block = wait_ms >= 0;
 	struct fusd_dev *prev = fusd_self.serving;
 	struct fusd_buf *buf;
 	ssize_t n;
@@ -184,7 +194,7 @@ static int fusd_serve(struct fusd_dev *dev, int block, unsigned int gen)
 			ret = buf ? 0 : -1;
 			break;
 		}
-		n = fusd_exchange(dev, buf, block);
+		n = fusd_exchange(dev, buf, wait_ms);
 		if (n >= 0) {
 			/* 0: some replies were refused and nothing read. */
 			if (n)
@@ -220,7 +230,7 @@ static void fusd_serve_ready(int fd)
 	if (!dev)
 		return;
 	if (dev->features & FUSD_FEATURE_EXCHANGE) {
-		fusd_serve(dev, 0, 0);
+		fusd_serve(dev, FUSD_NO_WAIT, 0);
 	} else {
 		/* Another thread may have taken the request: never block. */
 		if (!dev->nonblock) {
@@ -264,7 +274,7 @@ FUSD_API void fusd_dispatch(int fd)
  * in poll() or epoll, while it stays the only one (each waiting thread
  * is woken for a request of its own).  -1: use poll() this time.
  */
-static int fusd_run_alone(int fd, unsigned int gen)
+static int fusd_run_alone(int fd, unsigned int gen, int wait_ms)
 {
 	struct fusd_dev *dev = fusd_dev_get(fd);
 	int ret = -1;
@@ -272,7 +282,7 @@ static int fusd_run_alone(int fd, unsigned int gen)
 	if (!dev)
 		return 0;
 	if ((dev->features & FUSD_FEATURE_EXCHANGE) && !dev->nonblock)
-		ret = fusd_serve(dev, 1, gen);
+		ret = fusd_serve(dev, wait_ms, gen);
 	fusd_dev_put(dev);
 	return ret;
 }
@@ -285,7 +295,7 @@ FUSD_API void fusd_run(void)
 	int *fdv = NULL;
 
 	while ((n = fusd_table_snapshot(&fdv, &fcap, &gen)) > 0) {
-		if (n == 1 && fusd_run_alone(fdv[0], gen) == 0)
+		if (n == 1 && fusd_run_alone(fdv[0], gen, FUSD_WAIT) == 0)
 			continue;
 		if (cap < n) {
 			struct pollfd *p = realloc(fds, n * sizeof(*p));
@@ -380,7 +390,7 @@ static void *fusd_worker(void *arg)
 
 		/* A single device: wait for it in the kernel. */
 		if (fusd_table_snapshot(&fdv, &cap, &now) == 1 &&
-		    !fusd_run_alone(fdv[0], now)) {
+		    !fusd_run_alone(fdv[0], now, FUSD_LOOP_WAKE_MS)) {
 			free(fdv);
 			continue;
 		}

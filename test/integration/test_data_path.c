@@ -5,7 +5,7 @@
  * keep their bytes on both the pinned-page and the kernel-buffer path, bad
  * caller buffers fail before the daemon sees anything, a reply whose
  * payload copy is held (userfaultfd) keeps its caller inside the call
- * through signals (also on a minor-0 channel) while SIGKILL still ends
+ * through signals (a minor-0 channel withdraws it) while SIGKILL still ends
  * it, a faulting reply leaves the call pending, and daemon threads in
  * read() are woken one per call
  *
@@ -829,13 +829,55 @@ static void test_signal_during_fill(void **state)
 	signal_during_fill(FUSD_PROTO_MINOR);
 }
 
-/* A minor-0 channel withdraws a read call on a signal, but not while the
- * daemon is copying into the caller's pages.
+/*
+ * A minor-0 channel keeps the 1.0 rule: a signal withdraws a read call
+ * the daemon is answering.  Its callers' pages are never lent, so the
+ * reply is copied into a kernel buffer: the caller leaves at once with
+ * EINTR, its buffer untouched, and the daemon's write still succeeds.
  */
 static void test_signal_during_fill_minor0(void **state)
 {
+	unsigned char *rbuf = map(HELD_LEN), *data = malloc(HELD_LEN);
+	struct fusd_request req;
+	struct held h;
+	struct cl c;
+	int64_t t0;
+	int chan, fd;
+	size_t i;
+
 	(void)state;
-	signal_during_fill(0);
+	assert_non_null(data);
+	param_set("direct_min", 2048);
+	set_handler(0);
+	handled = 0;
+	chan = reg_chan(0, 0);
+	fd = raw_open(chan, NODE, NULL);
+	memset(&c, 0, sizeof(c));
+	cl_start(&c, fd, 'r', rbuf, HELD_LEN);
+	assert_int_equal(raw_read_request(chan, &req, NULL, 0), 0);
+	assert_int_equal(req.hdr.opcode, FUSD_OP_READ);
+
+	held_start(&h, chan, req.hdr.id, HELD_LEN);
+	t0 = itest_now_ms();
+	assert_int_equal(pthread_kill(c.t, SIGUSR1), 0);
+	cl_join(&c);
+	assert_true(itest_now_ms() - t0 < 5000 * itest_scale());
+	assert_int_equal(c.ret, -1);
+	assert_int_equal(c.err, EINTR);
+	assert_int_equal(handled, 1);
+	assert_false(__atomic_load_n(&h.done, __ATOMIC_SEQ_CST));
+
+	pattern(data, HELD_LEN, 22);
+	held_release(&h, data);
+	for (i = 0; i < HELD_LEN; i++)
+		assert_int_equal(rbuf[i], 0);
+	drain_interrupt_of(chan, req.hdr.id);
+	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
+	param_set("direct_min", saved_direct_min);
+	free(data);
+	munmap(rbuf, HELD_LEN);
+	close(fd);
+	close(chan);
 }
 
 /*

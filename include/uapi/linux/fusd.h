@@ -88,13 +88,15 @@
  *     daemons that do not answer interrupted calls: a signal withdraws
  *     the call even after the daemon read it, the INTERRUPT then needs no
  *     answer, and an OPEN read by the daemon is undone as above.
- *   - While the daemon is copying a call's payload from or into its
- *     caller's memory (its read() of a WRITE, its reply to a READ), a
- *     signal does not end the call on any minor: the caller's memory never
- *     changes behind a call that failed.  A fatal signal still does; the
- *     copy then goes on into pages that stay pinned until it ends.  A
- *     reply whose payload cannot be read fails the write() with -EFAULT
- *     and leaves the call waiting for a reply.
+ *   - A caller killed while the daemon copies its payload (its read() of
+ *     a WRITE, its reply to a READ) leaves at once; the copy goes on into
+ *     pages that stay pinned until it ends.  The reply to a call whose
+ *     caller was killed is not copied anywhere.  A channel on minor 0
+ *     never lends its callers' memory, so its 1.0 rule stays whole.
+ *   - A reply whose payload cannot be read fails the write() with
+ *     -EFAULT and leaves the call waiting for a reply; the part already
+ *     copied may have reached the caller's buffer (as with a read() that
+ *     fails part-way).
  *
  * Requests, and what their reply carries:
  *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses.
@@ -115,13 +117,19 @@
  *                    offset rules as for READ.  No reply payload.
  *                    One read(), readv(), pread() ... (or write) is one
  *                    request of at most io_max bytes (a larger one is a
- *                    short transfer).  A large payload is copied straight
- *                    between the caller's memory, pinned while it waits,
- *                    and the daemon's buffer: by the daemon's read() for a
- *                    WRITE, by its reply's write() for a READ.  A caller
- *                    buffer that is not accessible fails with EFAULT
- *                    before the daemon sees the request; one that stops
- *                    being accessible part-way makes a shorter request.
+ *                    short transfer).  On minor 1 and later a large
+ *                    payload (module parameter direct_min, 16 KiB) is
+ *                    copied straight between the caller's memory, pinned
+ *                    while it waits, and the daemon's buffer: by the
+ *                    daemon's read() for a WRITE, by its reply's write()
+ *                    for a READ.  A write() whose buffer is not readable,
+ *                    or a large read() whose buffer cannot be pinned,
+ *                    fails with EFAULT before the daemon sees the request;
+ *                    a buffer that stops being accessible part-way makes
+ *                    a shorter request (a large write() from memory that
+ *                    cannot be pinned, such as mapped device memory, is
+ *                    copied instead).  A smaller read() into a bad buffer
+ *                    fails with EFAULT after the daemon answered.
  *   FUSD_OP_LLSEEK   u.seek.offset and u.seek.whence as given to lseek().
  *                    result is the new position (>= 0) or -errno.
  *   FUSD_OP_IOCTL    u.ioctl.cmd and u.ioctl.arg as given to ioctl().  The
