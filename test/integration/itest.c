@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -544,4 +545,63 @@ void itest_kmsg_fusd_lines(int fd, char *rec, size_t cap)
 	rec[0] = '\0';
 out:
 	close(fd);
+}
+
+#define ITEST_PARAMS "/sys/module/fusd/parameters/"
+
+long itest_param_get(const char *name)
+{
+	char path[128], buf[64];
+
+	snprintf(path, sizeof(path), ITEST_PARAMS "%s", name);
+	if (itest_slurp(path, buf, sizeof(buf)) <= 0)
+		return -1;
+	return strtol(buf, NULL, 10);
+}
+
+void itest_param_set(const char *name, long v)
+{
+	char path[128], buf[32];
+	int fd, n;
+
+	snprintf(path, sizeof(path), ITEST_PARAMS "%s", name);
+	fd = open(path, O_WRONLY);
+	assert_true(fd >= 0);
+	n = snprintf(buf, sizeof(buf), "%ld\n", v);
+	assert_int_equal(write(fd, buf, (size_t)n), n);
+	close(fd);
+	assert_int_equal(itest_param_get(name), v);
+}
+
+static unsigned char itest_pattern_byte(size_t i, unsigned int seed)
+{
+	return (unsigned char)(i * 131 + (i >> 12) * 7 + seed);
+}
+
+void itest_pattern(unsigned char *p, size_t len, unsigned int seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = itest_pattern_byte(i, seed);
+}
+
+int itest_is_pattern(const unsigned char *p, size_t len, unsigned int seed,
+		     size_t from)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (p[i] != itest_pattern_byte(from + i, seed))
+			return 0;
+	return 1;
+}
+
+void *itest_map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	assert_true(p != MAP_FAILED);
+	return p;
 }

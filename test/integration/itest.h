@@ -87,6 +87,23 @@ int itest_run_group(const struct CMUnitTest *tests, size_t count,
 /* The kernel log from now on: a /dev/kmsg descriptor at its end. */
 int itest_kmsg_open(void);
 
+/* The fusd module parameter 'name' (/sys/module/fusd/parameters/), or
+ * -1 if it cannot be read.
+ */
+long itest_param_get(const char *name);
+/* Set it (the guest runs as root) and check that it took. */
+void itest_param_set(const char *name, long v);
+
+/* A byte pattern that differs with position and seed; the check looks at
+ * 'len' bytes that start at byte 'from' of such a pattern.
+ */
+void itest_pattern(unsigned char *p, size_t len, unsigned int seed);
+int itest_is_pattern(const unsigned char *p, size_t len, unsigned int seed,
+		     size_t from);
+
+/* Fresh private anonymous read-write memory (asserts). */
+void *itest_map(size_t len);
+
 /* fusd logged nothing since itest_kmsg_open() (the kernel itself may:
  * under emulation it notes slow timer interrupts); closes 'fd'.  Returns
  * the first offending record in 'rec' (NUL-ended), or "" when quiet.

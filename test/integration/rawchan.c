@@ -148,3 +148,21 @@ int raw_open(int chan, const char *path, uint64_t *fh)
 		*fh = a.fh;
 	return fd;
 }
+
+int raw_register_features(const char *name, uint16_t minor,
+			  uint64_t features)
+{
+	struct fusd_register reg;
+	int fd = open("/dev/fusd/control", O_RDWR);
+
+	assert_true(fd >= 0);
+	raw_register_init(&reg, name, 0666);
+	reg.minor = minor;
+	reg.features = features;
+	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
+	assert_int_equal(reg.minor, minor);
+	assert_true(reg.features == (minor ? features : 0));
+	assert_true(reg.supported == FUSD_FEATURES_ALL);
+	assert_int_equal(reg.io_max, FUSD_IO_MAX);
+	return fd;
+}

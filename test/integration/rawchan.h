@@ -17,6 +17,15 @@ int raw_register(const char *name, unsigned int mode);
 /* The same with FUSD_REGISTER_* flags. */
 int raw_register_flags(const char *name, unsigned int mode, uint32_t flags);
 
+/*
+ * Open /dev/fusd/control and register 'name' (mode 0666) speaking minor
+ * 'minor' and asking for 'features'; asserts the answer (that minor,
+ * 'features' granted from minor 1 on, every feature supported, io_max
+ * FUSD_IO_MAX).  Returns the channel fd.
+ */
+int raw_register_features(const char *name, uint16_t minor,
+			  uint64_t features);
+
 /* Read one request (blocking); returns its payload length. */
 size_t raw_read_request(int chan, struct fusd_request *req, void *payload,
 			size_t cap);

@@ -43,7 +43,6 @@
 #define NODE "/dev/" NAME
 #define RSIZE sizeof(struct fusd_reply)
 #define HSIZE sizeof(struct fusd_request)
-#define PARAMS "/sys/module/fusd/parameters/"
 #define MIB (1024 * 1024)
 #define BUFFERED (1L << 30)	/* direct_min: every transfer buffered */
 
@@ -52,37 +51,13 @@ static long saved_direct_min = -1, saved_max_io = -1;
 
 /* ------------------------------------------------------------ helpers */
 
-static long param_get(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	if (itest_slurp(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static void param_set(const char *name, long v)
-{
-	char path[128], buf[32];
-	int fd, n;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	n = snprintf(buf, sizeof(buf), "%ld\n", v);
-	assert_int_equal(write(fd, buf, (size_t)n), n);
-	close(fd);
-	assert_int_equal(param_get(name), v);
-}
-
 /* The module parameters these cases change come back after the group. */
 static int group_setup(void **state)
 {
 	(void)state;
 	pg = sysconf(_SC_PAGESIZE);
-	saved_direct_min = param_get("direct_min");
-	saved_max_io = param_get("max_io");
+	saved_direct_min = itest_param_get("direct_min");
+	saved_max_io = itest_param_get("max_io");
 	return saved_direct_min < 0 || saved_max_io < 0;
 }
 
@@ -90,56 +65,10 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if (saved_direct_min >= 0)
-		param_set("direct_min", saved_direct_min);
+		itest_param_set("direct_min", saved_direct_min);
 	if (saved_max_io >= 0)
-		param_set("max_io", saved_max_io);
+		itest_param_set("max_io", saved_max_io);
 	return 0;
-}
-
-/* Open the control node and register NAME with this minor and features. */
-static int reg_chan(uint16_t minor, uint64_t features)
-{
-	struct fusd_register reg;
-	int fd = open("/dev/fusd/control", O_RDWR);
-
-	assert_true(fd >= 0);
-	raw_register_init(&reg, NAME, 0666);
-	reg.minor = minor;
-	reg.features = features;
-	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
-	assert_int_equal(reg.minor, minor);
-	assert_true(reg.features == (minor ? features : 0));
-	assert_int_equal(reg.io_max, FUSD_IO_MAX);
-	return fd;
-}
-
-static void pattern(unsigned char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (unsigned char)(i * 131 + (i >> 12) * 7 + seed);
-}
-
-static int is_pattern(const unsigned char *p, size_t len, unsigned int seed,
-		      size_t from)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (unsigned char)((from + i) * 131 +
-					    ((from + i) >> 12) * 7 + seed))
-			return 0;
-	return 1;
-}
-
-static void *map(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	return p;
 }
 
 /* A client system call in a thread of its own. */
@@ -255,7 +184,7 @@ static const size_t iov_len[NIOV] = { 1000, 3000, 60000 };
  */
 static unsigned char *iov_setup(struct cl *c, size_t off)
 {
-	unsigned char *mem = map((size_t)IOV_PAGES * pg);
+	unsigned char *mem = itest_map((size_t)IOV_PAGES * pg);
 	size_t at = 0;
 	int i;
 
@@ -283,7 +212,7 @@ static void writev_round(int chan, int fd, size_t off)
 	assert_non_null(rbuf);
 	memset(&c, 0, sizeof(c));
 	iov_setup(&c, off);
-	pattern(want, IOV_TOTAL, (unsigned int)off);
+	itest_pattern(want, IOV_TOTAL, (unsigned int)off);
 	for (i = 0; i < NIOV; i++) {
 		memcpy(c.iov[i].iov_base, want + at, iov_len[i]);
 		at += iov_len[i];
@@ -318,7 +247,7 @@ static void readv_round(int chan, int fd, size_t off)
 	assert_non_null(data);
 	memset(&c, 0, sizeof(c));
 	mem = iov_setup(&c, off);
-	pattern(data, IOV_TOTAL, 3 + (unsigned int)off);
+	itest_pattern(data, IOV_TOTAL, 3 + (unsigned int)off);
 	cl_start(&c, fd, 'R', NULL, 0);
 	assert_int_equal(raw_read_request(chan, &req, NULL, 0), 0);
 	assert_int_equal(req.hdr.opcode, FUSD_OP_READ);
@@ -352,16 +281,16 @@ static void iov_rounds(int reading, size_t off)
 	int chan, fd;
 	size_t m;
 
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
 	for (m = 0; m < 2; m++) {
-		param_set("direct_min", mins[m]);
+		itest_param_set("direct_min", mins[m]);
 		if (reading)
 			readv_round(chan, fd, off);
 		else
 			writev_round(chan, fd, off);
 	}
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
 	close(fd);
 	close(chan);
@@ -408,17 +337,17 @@ static void big_round(int chan, int fd, size_t len, size_t want,
 		      unsigned int seed)
 {
 	size_t cap = want + FUSD_MSG_HDR_ROOM;
-	unsigned char *cbuf = map(len), *rbuf = map(cap);
+	unsigned char *cbuf = itest_map(len), *rbuf = itest_map(cap);
 	struct fusd_request *req;
 	struct cl c;
 
 	memset(&c, 0, sizeof(c));
-	pattern(cbuf, len, seed);
+	itest_pattern(cbuf, len, seed);
 	cl_start(&c, fd, 'w', cbuf, len);
 	assert_int_equal(one_req(chan, rbuf, cap, &req), want);
 	assert_int_equal(req->hdr.opcode, FUSD_OP_WRITE);
 	assert_int_equal(req->u.rw.size, want);
-	assert_true(is_pattern(rbuf + HSIZE, want, seed, 0));
+	assert_true(itest_is_pattern(rbuf + HSIZE, want, seed, 0));
 	assert_int_equal(raw_reply(chan, req->hdr.id, (int64_t)want, NULL, 0),
 			 RSIZE);
 	cl_join(&c);
@@ -434,14 +363,14 @@ static void big_round(int chan, int fd, size_t len, size_t want,
 		unsigned char *data = malloc(want);
 
 		assert_non_null(data);
-		pattern(data, want, seed + 1);
+		itest_pattern(data, want, seed + 1);
 		assert_int_equal(raw_reply(chan, id, (int64_t)want, data, want),
 				 (ssize_t)(RSIZE + want));
 		free(data);
 	}
 	cl_join(&c);
 	assert_int_equal(c.ret, (ssize_t)want);
-	assert_true(is_pattern(cbuf, want, seed + 1, 0));
+	assert_true(itest_is_pattern(cbuf, want, seed + 1, 0));
 	/* A short read leaves the rest of the buffer alone. */
 	if (len > want)
 		assert_int_equal(cbuf[want], 0);
@@ -454,9 +383,9 @@ static void large_rounds(long direct_min)
 	uint32_t v = MIB;
 	int chan, fd;
 
-	param_set("max_io", MIB);
-	param_set("direct_min", direct_min);
-	chan = reg_chan(FUSD_PROTO_MINOR, FUSD_FEATURE_IO_MAX);
+	itest_param_set("max_io", MIB);
+	itest_param_set("direct_min", direct_min);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, FUSD_FEATURE_IO_MAX);
 	fd = raw_open(chan, NODE, NULL);
 	big_round(chan, fd, 64 * 1024, 64 * 1024, 1);
 	/* Beyond the default io_max: one request of 128 KiB. */
@@ -469,8 +398,8 @@ static void large_rounds(long direct_min)
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
 	close(fd);
 	close(chan);
-	param_set("direct_min", saved_direct_min);
-	param_set("max_io", saved_max_io);
+	itest_param_set("direct_min", saved_direct_min);
+	itest_param_set("max_io", saved_max_io);
 }
 
 /* 64 KiB, 1 MiB (after SET_IO_MAX) and 1 MiB + 1 (short: exactly io_max). */
@@ -495,7 +424,7 @@ static void test_large_buffered(void **state)
 static void unaligned_round(int chan, int fd, size_t off, size_t len,
 			    size_t want, unsigned int seed)
 {
-	unsigned char *mem = map(len + 2 * pg), *rbuf = malloc(FUSD_MSG_MAX);
+	unsigned char *mem = itest_map(len + 2 * pg), *rbuf = malloc(FUSD_MSG_MAX);
 	unsigned char *buf = mem + off, *data = malloc(want);
 	struct fusd_request *req;
 	struct cl c;
@@ -503,11 +432,11 @@ static void unaligned_round(int chan, int fd, size_t off, size_t len,
 	assert_non_null(rbuf);
 	assert_non_null(data);
 	memset(&c, 0, sizeof(c));
-	pattern(buf, len, seed);
+	itest_pattern(buf, len, seed);
 	cl_start(&c, fd, 'w', buf, len);
 	assert_int_equal(one_req(chan, rbuf, FUSD_MSG_MAX, &req), want);
 	assert_int_equal(req->u.rw.size, want);
-	assert_true(is_pattern(rbuf + HSIZE, want, seed, 0));
+	assert_true(itest_is_pattern(rbuf + HSIZE, want, seed, 0));
 	assert_int_equal(raw_reply(chan, req->hdr.id, (int64_t)want, NULL, 0),
 			 RSIZE);
 	cl_join(&c);
@@ -517,7 +446,7 @@ static void unaligned_round(int chan, int fd, size_t off, size_t len,
 	assert_int_equal(one_req(chan, rbuf, FUSD_MSG_MAX, &req), 0);
 	assert_int_equal(req->hdr.opcode, FUSD_OP_READ);
 	assert_int_equal(req->u.rw.size, want);
-	pattern(data, want, seed + 1);
+	itest_pattern(data, want, seed + 1);
 	assert_int_equal(raw_reply(chan, req->hdr.id, (int64_t)want, data,
 				   want), (ssize_t)(RSIZE + want));
 	cl_join(&c);
@@ -535,8 +464,8 @@ static void test_unaligned_single_buffer(void **state)
 	size_t k;
 
 	(void)state;
-	param_set("direct_min", 2048);
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	itest_param_set("direct_min", 2048);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
 	for (k = 0; k < sizeof(offs) / sizeof(offs[0]); k++) {
 		unaligned_round(chan, fd, offs[k], 64 * 1024, 64 * 1024,
@@ -546,7 +475,7 @@ static void test_unaligned_single_buffer(void **state)
 		unaligned_round(chan, fd, offs[k], 5000, 5000,
 				(unsigned int)k + 20);
 	}
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
 	close(fd);
 	close(chan);
@@ -566,10 +495,10 @@ static void test_unmapped_buffer_efault(void **state)
 	int chan, fd;
 
 	(void)state;
-	param_set("direct_min", 2048);
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	itest_param_set("direct_min", 2048);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
-	hole = map(64 * 1024);
+	hole = itest_map(64 * 1024);
 	assert_int_equal(munmap(hole, 64 * 1024), 0);
 
 	assert_int_equal(read(fd, hole, 64 * 1024), -1);
@@ -587,10 +516,10 @@ static void test_unmapped_buffer_efault(void **state)
 	assert_int_equal(readv(fd, iov, 2), -1);
 	assert_int_equal(errno, EFAULT);
 	/* And buffered, too large to be copied in: nothing is sent. */
-	param_set("direct_min", BUFFERED);
+	itest_param_set("direct_min", BUFFERED);
 	assert_int_equal(write(fd, hole, 64 * 1024), -1);
 	assert_int_equal(errno, EFAULT);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 
 	assert_nothing_queued(chan);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
@@ -614,11 +543,11 @@ static void test_half_mapped_buffer(void **state)
 
 	(void)state;
 	assert_non_null(rbuf);
-	param_set("direct_min", 2048);
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	itest_param_set("direct_min", 2048);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
-	mem = map(2 * half);
-	pattern(mem, half, 9);
+	mem = itest_map(2 * half);
+	itest_pattern(mem, half, 9);
 	assert_int_equal(mprotect(mem + half, half, PROT_NONE), 0);
 
 	memset(&c, 0, sizeof(c));
@@ -626,7 +555,7 @@ static void test_half_mapped_buffer(void **state)
 	assert_int_equal(one_req(chan, rbuf, FUSD_MSG_MAX, &req), half);
 	assert_int_equal(req->hdr.opcode, FUSD_OP_WRITE);
 	assert_int_equal(req->u.rw.size, half);
-	assert_true(is_pattern(rbuf + HSIZE, half, 9, 0));
+	assert_true(itest_is_pattern(rbuf + HSIZE, half, 9, 0));
 	assert_int_equal(raw_reply(chan, req->hdr.id, (int64_t)half, NULL, 0),
 			 RSIZE);
 	cl_join(&c);
@@ -639,14 +568,14 @@ static void test_half_mapped_buffer(void **state)
 	assert_int_equal(req->u.rw.size, half);
 	data = malloc(half);
 	assert_non_null(data);
-	pattern(data, half, 10);
+	itest_pattern(data, half, 10);
 	assert_int_equal(raw_reply(chan, req->hdr.id, (int64_t)half, data,
 				   half), (ssize_t)(RSIZE + half));
 	cl_join(&c);
 	assert_int_equal(c.ret, (ssize_t)half);
 	assert_memory_equal(mem, data, half);
 
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
 	free(data);
 	free(rbuf);
@@ -697,7 +626,7 @@ static void held_start(struct held *h, int chan, uint64_t id, size_t len)
 	h->chan = chan;
 	h->len = len;
 	h->npages = (len + pg - 1) / pg;
-	h->mem = map((1 + h->npages) * pg);
+	h->mem = itest_map((1 + h->npages) * pg);
 	h->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	assert_true(h->uffd >= 0);
 	assert_int_equal(ioctl(h->uffd, UFFDIO_API, &api), 0);
@@ -729,7 +658,7 @@ static void held_start(struct held *h, int chan, uint64_t id, size_t len)
 /* Let the copy go on with 'data'; the daemon's write() must succeed. */
 static void held_release(struct held *h, const unsigned char *data)
 {
-	unsigned char *src = map(h->npages * pg);
+	unsigned char *src = itest_map(h->npages * pg);
 	struct uffdio_copy ucopy;
 	struct timespec until;
 
@@ -780,17 +709,17 @@ static void drain_interrupt_of(int chan, uint64_t id)
  */
 static void signal_during_fill(uint16_t minor)
 {
-	unsigned char *rbuf = map(HELD_LEN), *data = malloc(HELD_LEN);
+	unsigned char *rbuf = itest_map(HELD_LEN), *data = malloc(HELD_LEN);
 	struct fusd_request req;
 	struct held h;
 	struct cl c;
 	int chan, fd;
 
 	assert_non_null(data);
-	param_set("direct_min", 2048);
+	itest_param_set("direct_min", 2048);
 	set_handler(0);
 	handled = 0;
-	chan = reg_chan(minor, 0);
+	chan = raw_register_features(NAME, minor, 0);
 	fd = raw_open(chan, NODE, NULL);
 	memset(&c, 0, sizeof(c));
 	cl_start(&c, fd, 'r', rbuf, HELD_LEN);
@@ -806,7 +735,7 @@ static void signal_during_fill(uint16_t minor)
 	assert_int_equal(handled, 0);
 	assert_false(__atomic_load_n(&h.done, __ATOMIC_SEQ_CST));
 
-	pattern(data, HELD_LEN, 21);
+	itest_pattern(data, HELD_LEN, 21);
 	held_release(&h, data);
 	cl_join(&c);
 	if (c.ret < 0)
@@ -816,7 +745,7 @@ static void signal_during_fill(uint16_t minor)
 	assert_int_equal(handled, 1);
 	drain_interrupt_of(chan, req.hdr.id);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	free(data);
 	munmap(rbuf, HELD_LEN);
 	close(fd);
@@ -837,7 +766,7 @@ static void test_signal_during_fill(void **state)
  */
 static void test_signal_during_fill_minor0(void **state)
 {
-	unsigned char *rbuf = map(HELD_LEN), *data = malloc(HELD_LEN);
+	unsigned char *rbuf = itest_map(HELD_LEN), *data = malloc(HELD_LEN);
 	struct fusd_request req;
 	struct held h;
 	struct cl c;
@@ -847,10 +776,10 @@ static void test_signal_during_fill_minor0(void **state)
 
 	(void)state;
 	assert_non_null(data);
-	param_set("direct_min", 2048);
+	itest_param_set("direct_min", 2048);
 	set_handler(0);
 	handled = 0;
-	chan = reg_chan(0, 0);
+	chan = raw_register_features(NAME, 0, 0);
 	fd = raw_open(chan, NODE, NULL);
 	memset(&c, 0, sizeof(c));
 	cl_start(&c, fd, 'r', rbuf, HELD_LEN);
@@ -867,13 +796,13 @@ static void test_signal_during_fill_minor0(void **state)
 	assert_int_equal(handled, 1);
 	assert_false(__atomic_load_n(&h.done, __ATOMIC_SEQ_CST));
 
-	pattern(data, HELD_LEN, 22);
+	itest_pattern(data, HELD_LEN, 22);
 	held_release(&h, data);
 	for (i = 0; i < HELD_LEN; i++)
 		assert_int_equal(rbuf[i], 0);
 	drain_interrupt_of(chan, req.hdr.id);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	free(data);
 	munmap(rbuf, HELD_LEN);
 	close(fd);
@@ -898,8 +827,8 @@ static void test_sigkill_during_fill(void **state)
 
 	(void)state;
 	assert_non_null(data);
-	param_set("direct_min", 2048);
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	itest_param_set("direct_min", 2048);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	kmsg = itest_kmsg_open();
 	pid = fork();
 	assert_true(pid >= 0);
@@ -933,7 +862,7 @@ static void test_sigkill_during_fill(void **state)
 	/* The copy is still held. */
 	assert_false(__atomic_load_n(&h.done, __ATOMIC_SEQ_CST));
 
-	pattern(data, HELD_LEN, 33);
+	itest_pattern(data, HELD_LEN, 33);
 	held_release(&h, data);
 	/* Its file goes exactly once. */
 	assert_int_equal(raw_read_request(chan, &req, NULL, 0), 0);
@@ -946,7 +875,7 @@ static void test_sigkill_during_fill(void **state)
 	itest_kmsg_fusd_lines(kmsg, rec, sizeof(rec));
 	if (rec[0])
 		fail_msg("fusd logged: %s", rec);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	free(data);
 	close(chan);
 }
@@ -959,7 +888,7 @@ static void test_sigkill_during_fill(void **state)
 static void test_reply_payload_efault(void **state)
 {
 	static const size_t lens[] = { HELD_LEN, 100 };
-	unsigned char *mem, *rbuf = map(HELD_LEN), *data = malloc(HELD_LEN);
+	unsigned char *mem, *rbuf = itest_map(HELD_LEN), *data = malloc(HELD_LEN);
 	struct fusd_request req;
 	struct fusd_reply rep;
 	struct cl c;
@@ -968,10 +897,10 @@ static void test_reply_payload_efault(void **state)
 
 	(void)state;
 	assert_non_null(data);
-	param_set("direct_min", 2048);
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	itest_param_set("direct_min", 2048);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
-	mem = map(2 * pg);
+	mem = itest_map(2 * pg);
 	assert_int_equal(munmap(mem + pg, pg), 0);
 	for (k = 0; k < 2; k++) {
 		size_t len = lens[k];
@@ -997,7 +926,7 @@ static void test_reply_payload_efault(void **state)
 		assert_false(__atomic_load_n(&c.done, __ATOMIC_SEQ_CST));
 		assert_int_equal(itest_sysfs(NAME, "pending"), 1);
 
-		pattern(data, len, 40 + (unsigned int)k);
+		itest_pattern(data, len, 40 + (unsigned int)k);
 		assert_int_equal(raw_reply(chan, req.hdr.id, (int64_t)len, data,
 					   len), (ssize_t)(RSIZE + len));
 		cl_join(&c);
@@ -1006,7 +935,7 @@ static void test_reply_payload_efault(void **state)
 		assert_int_equal(itest_sysfs(NAME, "pending"), 0);
 	}
 	assert_nothing_queued(chan);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	munmap(mem, pg);
 	munmap(rbuf, HELD_LEN);
 	free(data);
@@ -1096,7 +1025,7 @@ static void test_exclusive_wakeup(void **state)
 	char cbuf[NTHR][8];
 
 	(void)state;
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
 	for (i = 0; i < NTHR; i++)
 		dthr_start(&d[i], chan);
@@ -1176,7 +1105,7 @@ static void test_batch1_each_thread_one(void **state)
 	char cbuf[NTHR][8];
 
 	(void)state;
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	for (i = 0; i < NTHR; i++)
 		fds[i] = raw_open(chan, NODE, NULL);
 	assert_int_equal(ioctl(chan, FUSD_IOC_SET_BATCH, &one), 0);

@@ -41,7 +41,6 @@
 #define NODE "/dev/" NAME
 #define RSIZE sizeof(struct fusd_reply)
 #define HSIZE sizeof(struct fusd_request)
-#define PARAMS "/sys/module/fusd/parameters/"
 #define MIB (1024 * 1024)
 #define KIB64 (64 * 1024)
 #define BUFFERED (1L << 30)	/* direct_min: every transfer buffered */
@@ -51,36 +50,12 @@ static long saved_direct_min = -1, saved_max_io = -1;
 
 /* ------------------------------------------------------------ helpers */
 
-static long param_get(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	if (itest_slurp(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static void param_set(const char *name, long v)
-{
-	char path[128], buf[32];
-	int fd, n;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	n = snprintf(buf, sizeof(buf), "%ld\n", v);
-	assert_int_equal(write(fd, buf, (size_t)n), n);
-	close(fd);
-	assert_int_equal(param_get(name), v);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
 	pg = sysconf(_SC_PAGESIZE);
-	saved_direct_min = param_get("direct_min");
-	saved_max_io = param_get("max_io");
+	saved_direct_min = itest_param_get("direct_min");
+	saved_max_io = itest_param_get("max_io");
 	return saved_direct_min < 0 || saved_max_io < 0;
 }
 
@@ -88,53 +63,10 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if (saved_direct_min >= 0)
-		param_set("direct_min", saved_direct_min);
+		itest_param_set("direct_min", saved_direct_min);
 	if (saved_max_io >= 0)
-		param_set("max_io", saved_max_io);
+		itest_param_set("max_io", saved_max_io);
 	return 0;
-}
-
-/* Open the control node and register NAME with this minor and features. */
-static int reg_chan(uint16_t minor, uint64_t features)
-{
-	struct fusd_register reg;
-	int fd = open("/dev/fusd/control", O_RDWR);
-
-	assert_true(fd >= 0);
-	raw_register_init(&reg, NAME, 0666);
-	reg.minor = minor;
-	reg.features = features;
-	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
-	assert_int_equal(reg.minor, minor);
-	assert_true(reg.features == (minor ? features : 0));
-	return fd;
-}
-
-static void pattern(unsigned char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = (unsigned char)(i * 131 + (i >> 12) * 7 + seed);
-}
-
-static int is_pattern(const unsigned char *p, size_t len, unsigned int seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (p[i] != (unsigned char)(i * 131 + (i >> 12) * 7 + seed))
-			return 0;
-	return 1;
-}
-
-static void *map(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	assert_true(p != MAP_FAILED);
-	return p;
 }
 
 /* A client read() or write() in a thread of its own. */
@@ -284,7 +216,7 @@ static void failfill_start(struct failfill *f, int chan, uint64_t id)
 
 	memset(f, 0, sizeof(*f));
 	f->chan = chan;
-	f->mem = map(3 * pg);
+	f->mem = itest_map(3 * pg);
 	assert_int_equal(mprotect(f->mem + 2 * pg, pg, PROT_NONE), 0);
 	f->uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	assert_true(f->uffd >= 0);
@@ -316,7 +248,7 @@ static void failfill_start(struct failfill *f, int chan, uint64_t id)
 /* The first page comes; the copy goes on into the hole: EFAULT. */
 static void failfill_fail(struct failfill *f)
 {
-	unsigned char *src = map(pg);
+	unsigned char *src = itest_map(pg);
 	struct uffdio_copy ucopy;
 
 	memset(src, 0x5a, pg);
@@ -349,7 +281,7 @@ static void failfill_fail(struct failfill *f)
  */
 static void test_interrupt_eagain_during_fill(void **state)
 {
-	unsigned char *rbuf = map(FILL_LEN), *data = malloc(FILL_LEN);
+	unsigned char *rbuf = itest_map(FILL_LEN), *data = malloc(FILL_LEN);
 	struct fusd_request req, intr;
 	struct failfill f;
 	char buf[512];
@@ -359,10 +291,10 @@ static void test_interrupt_eagain_during_fill(void **state)
 
 	(void)state;
 	assert_non_null(data);
-	param_set("direct_min", 2048);
+	itest_param_set("direct_min", 2048);
 	set_handler(0);
 	handled = 0;
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
 	cl_start(&c, fd, 'r', rbuf, FILL_LEN);
 	assert_int_equal(raw_read_request(chan, &req, NULL, 0), 0);
@@ -395,7 +327,7 @@ static void test_interrupt_eagain_during_fill(void **state)
 	assert_int_equal(intr.u.interrupt.id, req.hdr.id);
 
 	/* Answered properly at last: the reader gets every byte. */
-	pattern(data, FILL_LEN, 51);
+	itest_pattern(data, FILL_LEN, 51);
 	assert_int_equal(raw_reply(chan, req.hdr.id, FILL_LEN, data, FILL_LEN),
 			 (ssize_t)(RSIZE + FILL_LEN));
 	cl_join(&c);
@@ -408,7 +340,7 @@ static void test_interrupt_eagain_during_fill(void **state)
 	assert_int_equal(raw_reply(chan, intr.hdr.id, -EINTR, NULL, 0), RSIZE);
 	assert_nothing_queued(chan);
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	free(data);
 	munmap(rbuf, FILL_LEN);
 	close(fd);
@@ -478,7 +410,7 @@ static void test_keyed_reader_wakeup(void **state)
 	char cbuf[4];
 
 	(void)state;
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	fd = raw_open(chan, NODE, NULL);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	assert_true(ep >= 0);
@@ -560,8 +492,8 @@ static void test_sigkill_late_large_reply(void **state)
 		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(shared != MAP_FAILED);
 	memset(shared, 0, KIB64);
-	param_set("direct_min", 2048);
-	chan = reg_chan(FUSD_PROTO_MINOR, 0);
+	itest_param_set("direct_min", 2048);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	kmsg = itest_kmsg_open();
 	pid = fork();
 	assert_true(pid >= 0);
@@ -584,7 +516,7 @@ static void test_sigkill_late_large_reply(void **state)
 	assert_true(WIFSIGNALED(status));
 	assert_int_equal(WTERMSIG(status), SIGKILL);
 
-	pattern(data, KIB64, 61);
+	itest_pattern(data, KIB64, 61);
 	assert_int_equal(raw_reply(chan, req.hdr.id, KIB64, data, KIB64),
 			 (ssize_t)(RSIZE + KIB64));
 	/* Not copied: nobody waits for it (bcec974: the abandoned call's
@@ -606,7 +538,7 @@ static void test_sigkill_late_large_reply(void **state)
 	itest_kmsg_fusd_lines(kmsg, rec, sizeof(rec));
 	if (rec[0])
 		fail_msg("fusd logged: %s", rec);
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	munmap(shared, KIB64);
 	free(data);
 	close(chan);
@@ -630,15 +562,15 @@ static uint32_t set_io_max(int chan, uint32_t want)
  */
 static void io_max_lowered_round(long direct_min)
 {
-	unsigned char *cbuf = map(MIB), *data = malloc(MIB);
+	unsigned char *cbuf = itest_map(MIB), *data = malloc(MIB);
 	struct fusd_request req;
 	struct cl c;
 	int chan, fd;
 
 	assert_non_null(data);
-	param_set("max_io", MIB);
-	param_set("direct_min", direct_min);
-	chan = reg_chan(FUSD_PROTO_MINOR, FUSD_FEATURE_IO_MAX);
+	itest_param_set("max_io", MIB);
+	itest_param_set("direct_min", direct_min);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, FUSD_FEATURE_IO_MAX);
 	fd = raw_open(chan, NODE, NULL);
 	assert_int_equal(set_io_max(chan, MIB), MIB);
 
@@ -648,7 +580,7 @@ static void io_max_lowered_round(long direct_min)
 	assert_int_equal(req.u.rw.size, MIB);
 	assert_int_equal(set_io_max(chan, 0), FUSD_IO_MAX);
 
-	pattern(data, MIB, 71);
+	itest_pattern(data, MIB, 71);
 	if (raw_reply(chan, req.hdr.id, MIB, data, MIB) != RSIZE + MIB)
 		fail_msg("a 1 MiB reply after lowering io_max failed: %s",
 			 strerror(errno));
@@ -656,7 +588,7 @@ static void io_max_lowered_round(long direct_min)
 	if (c.ret < 0)
 		fail_msg("the client's read failed: %s", strerror(c.err));
 	assert_int_equal(c.ret, MIB);
-	assert_true(is_pattern(cbuf, MIB, 71));
+	assert_true(itest_is_pattern(cbuf, MIB, 71, 0));
 
 	/* From now on the lower bound applies. */
 	cl_start(&c, fd, 'r', cbuf, MIB);
@@ -670,8 +602,8 @@ static void io_max_lowered_round(long direct_min)
 	assert_int_equal(itest_sysfs(NAME, "pending"), 0);
 	close(fd);
 	close(chan);
-	param_set("direct_min", saved_direct_min);
-	param_set("max_io", saved_max_io);
+	itest_param_set("direct_min", saved_direct_min);
+	itest_param_set("max_io", saved_max_io);
 	free(data);
 	munmap(cbuf, MIB);
 }
@@ -870,7 +802,7 @@ static void exchange_timeout_total(int rt)
 	int chan, i, k;
 
 	stop_clients = stop_taker = 0;
-	chan = reg_chan(FUSD_PROTO_MINOR, FUSD_FEATURE_EXCHANGE);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, FUSD_FEATURE_EXCHANGE);
 	for (i = 0; i < nclient; i++) {
 		memset(&x[i], 0, sizeof(x[i]));
 		x[i].fd = raw_open(chan, NODE, NULL);
@@ -964,7 +896,7 @@ static void *dread_main(void *arg)
 
 static void test_minor0_large_write_signal(void **state)
 {
-	unsigned char *cbuf = map(KIB64), *rbuf = malloc(FUSD_MSG_MAX);
+	unsigned char *cbuf = itest_map(KIB64), *rbuf = malloc(FUSD_MSG_MAX);
 	struct fusd_request req;
 	struct cl c;
 	int64_t t0;
@@ -973,14 +905,14 @@ static void test_minor0_large_write_signal(void **state)
 
 	(void)state;
 	assert_non_null(rbuf);
-	param_set("direct_min", 2048);
+	itest_param_set("direct_min", 2048);
 	set_handler(0);
-	chan = reg_chan(0, 0);
+	chan = raw_register_features(NAME, 0, 0);
 	fd = raw_open(chan, NODE, NULL);
 
 	/* Not read yet. */
 	handled = 0;
-	pattern(cbuf, KIB64, 81);
+	itest_pattern(cbuf, KIB64, 81);
 	cl_start(&c, fd, 'w', cbuf, KIB64);
 	assert_int_equal(itest_wait_sysfs(NAME, "pending", 1,
 					  5000 * itest_scale()), 0);
@@ -998,7 +930,7 @@ static void test_minor0_large_write_signal(void **state)
 
 	/* Read by the daemon: withdrawn all the same. */
 	handled = 0;
-	pattern(cbuf, KIB64, 82);
+	itest_pattern(cbuf, KIB64, 82);
 	cl_start(&c, fd, 'w', cbuf, KIB64);
 	n = read(chan, rbuf, FUSD_MSG_MAX);
 	assert_int_equal(n, (ssize_t)(HSIZE + KIB64));
@@ -1006,7 +938,7 @@ static void test_minor0_large_write_signal(void **state)
 	assert_int_equal(req.hdr.opcode, FUSD_OP_WRITE);
 	assert_int_equal(req.hdr.size, HSIZE + KIB64);
 	assert_int_equal(req.u.rw.size, KIB64);
-	assert_true(is_pattern(rbuf + HSIZE, KIB64, 82));
+	assert_true(itest_is_pattern(rbuf + HSIZE, KIB64, 82, 0));
 	usleep(100 * 1000);
 	assert_false(__atomic_load_n(&c.done, __ATOMIC_SEQ_CST));
 	t0 = itest_now_ms();
@@ -1037,7 +969,7 @@ static void test_minor0_large_write_signal(void **state)
 		struct uffdio_zeropage zp;
 		struct uffd_msg msg;
 		struct pollfd pfd;
-		unsigned char *mem = map((1 + npages) * pg);
+		unsigned char *mem = itest_map((1 + npages) * pg);
 		struct dread { pthread_t t; } dr;
 		int uffd;
 
@@ -1050,7 +982,7 @@ static void test_minor0_large_write_signal(void **state)
 		assert_int_equal(ioctl(uffd, UFFDIO_REGISTER, &ureg), 0);
 
 		handled = 0;
-		pattern(cbuf, KIB64, 84);
+		itest_pattern(cbuf, KIB64, 84);
 		cl_start(&c, fd, 'w', cbuf, KIB64);
 		assert_int_equal(itest_wait_sysfs(NAME, "pending", 1,
 						  5000 * itest_scale()), 0);
@@ -1083,7 +1015,7 @@ static void test_minor0_large_write_signal(void **state)
 		memcpy(&req, dread_buf, HSIZE);
 		assert_int_equal(req.hdr.opcode, FUSD_OP_WRITE);
 		assert_int_equal(req.hdr.size, HSIZE + KIB64);
-		assert_true(is_pattern(dread_buf + HSIZE, KIB64, 84));
+		assert_true(itest_is_pattern(dread_buf + HSIZE, KIB64, 84, 0));
 		if (dread_ret != (ssize_t)(HSIZE + KIB64)) {
 			struct fusd_request ir;
 
@@ -1116,17 +1048,17 @@ static void test_minor0_large_write_signal(void **state)
 	}
 
 	/* The channel still works. */
-	pattern(cbuf, KIB64, 83);
+	itest_pattern(cbuf, KIB64, 83);
 	cl_start(&c, fd, 'w', cbuf, KIB64);
 	n = read(chan, rbuf, FUSD_MSG_MAX);
 	assert_int_equal(n, (ssize_t)(HSIZE + KIB64));
 	memcpy(&req, rbuf, HSIZE);
-	assert_true(is_pattern(rbuf + HSIZE, KIB64, 83));
+	assert_true(itest_is_pattern(rbuf + HSIZE, KIB64, 83, 0));
 	assert_int_equal(raw_reply(chan, req.hdr.id, KIB64, NULL, 0), RSIZE);
 	cl_join(&c);
 	assert_int_equal(c.ret, KIB64);
 
-	param_set("direct_min", saved_direct_min);
+	itest_param_set("direct_min", saved_direct_min);
 	free(rbuf);
 	munmap(cbuf, KIB64);
 	close(fd);

@@ -32,7 +32,6 @@
 #define NODE "/dev/" NAME
 #define RSIZE sizeof(struct fusd_reply)
 #define HSIZE sizeof(struct fusd_request)
-#define PARAMS "/sys/module/fusd/parameters/"
 #define MIB (1024 * 1024)
 #define ALL (FUSD_FEATURE_EXCHANGE | FUSD_FEATURE_IO_MAX)
 
@@ -40,34 +39,10 @@ static long saved_max_io = -1;
 
 /* ------------------------------------------------------------ helpers */
 
-static long param_get(const char *name)
-{
-	char path[128], buf[64];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	if (itest_slurp(path, buf, sizeof(buf)) <= 0)
-		return -1;
-	return strtol(buf, NULL, 10);
-}
-
-static void param_set(const char *name, long v)
-{
-	char path[128], buf[32];
-	int fd, n;
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	n = snprintf(buf, sizeof(buf), "%ld\n", v);
-	assert_int_equal(write(fd, buf, (size_t)n), n);
-	close(fd);
-	assert_int_equal(param_get(name), v);
-}
-
 static int group_setup(void **state)
 {
 	(void)state;
-	saved_max_io = param_get("max_io");
+	saved_max_io = itest_param_get("max_io");
 	return saved_max_io < 0;
 }
 
@@ -75,28 +50,8 @@ static int group_teardown(void **state)
 {
 	(void)state;
 	if (saved_max_io >= 0)
-		param_set("max_io", saved_max_io);
+		itest_param_set("max_io", saved_max_io);
 	return 0;
-}
-
-static int reg_chan_minor(uint16_t minor, uint64_t features)
-{
-	struct fusd_register reg;
-	int fd = open("/dev/fusd/control", O_RDWR);
-
-	assert_true(fd >= 0);
-	raw_register_init(&reg, NAME, 0666);
-	reg.minor = minor;
-	reg.features = features;
-	assert_int_equal(ioctl(fd, FUSD_IOC_REGISTER, &reg), 0);
-	assert_true(reg.features == (minor ? features : 0));
-	assert_true(reg.supported == FUSD_FEATURES_ALL);
-	return fd;
-}
-
-static int reg_chan(uint64_t features)
-{
-	return reg_chan_minor(FUSD_PROTO_MINOR, features);
 }
 
 /* A reply message for 'id' with 'len' payload bytes, at 'out'. */
@@ -285,15 +240,15 @@ static void test_feature_not_granted(void **state)
 	size_t i;
 
 	(void)state;
-	param_set("max_io", MIB);
+	itest_param_set("max_io", MIB);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int chan = reg_chan_minor(cases[i].minor, cases[i].features);
+		int chan = raw_register_features(NAME, cases[i].minor, cases[i].features);
 
 		expect_grants(chan, cases[i].ex, cases[i].io);
 		close(chan);
 		assert_int_equal(itest_wait_path(NODE, 0, 5000), 0);
 	}
-	param_set("max_io", saved_max_io);
+	itest_param_set("max_io", saved_max_io);
 }
 
 /*
@@ -310,7 +265,7 @@ static void test_exchange_einval(void **state)
 	int chan, fd, k;
 
 	(void)state;
-	chan = reg_chan(ALL);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 	fd = raw_open(chan, NODE, NULL);
 	id = cl_start_read(&c, chan, fd);
 	n = put_reply(out, id, 2, "ok", 2);
@@ -368,8 +323,8 @@ static void test_struct_growth(void **state)
 	int chan;
 
 	(void)state;
-	param_set("max_io", MIB);
-	chan = reg_chan(ALL);
+	itest_param_set("max_io", MIB);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 
 	memset(&big, 0, sizeof(big));
 	ex_init(&big.ex, NULL, 0, NULL, 0, 0);
@@ -426,7 +381,7 @@ static void test_struct_growth(void **state)
 					  uint32_t), raw), -1);
 	assert_int_equal(errno, ENOTTY);
 	close(chan);
-	param_set("max_io", saved_max_io);
+	itest_param_set("max_io", saved_max_io);
 }
 
 /* ------------------------------------------------------------ behaviour */
@@ -470,7 +425,7 @@ static void test_exchange_reply_and_fetch(void **state)
 	long r;
 
 	(void)state;
-	chan = reg_chan(ALL);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 	fd = raw_open(chan, NODE, NULL);
 	ida = cl_start_read(&a, chan, fd);
 	cl_start_queued(&b, fd, chan, 2);
@@ -533,7 +488,7 @@ static void test_exchange_partial_batch(void **state)
 	int chan, fd;
 
 	(void)state;
-	chan = reg_chan(ALL);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 	fd = raw_open(chan, NODE, NULL);
 	ida = cl_start_read(&a, chan, fd);
 	idb = cl_start_read(&b, chan, fd);
@@ -621,7 +576,7 @@ static void test_exchange_nonblock(void **state)
 	int chan, fd, fl;
 
 	(void)state;
-	chan = reg_chan(ALL);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 	fd = raw_open(chan, NODE, NULL);
 
 	ex_init(&ex, NULL, 0, in, sizeof(in), FUSD_EXCHANGE_NONBLOCK);
@@ -701,7 +656,7 @@ static void test_exchange_timeout(void **state)
 	int chan, fd;
 
 	(void)state;
-	chan = reg_chan(ALL);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 	fd = raw_open(chan, NODE, NULL);
 
 	/* Nothing queued: the reply goes, then the wait ends in time. */
@@ -756,7 +711,7 @@ static void test_exchange_eintr_not_restarted(void **state)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_flags = SA_RESTART;
 	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
-	chan = reg_chan(ALL);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, ALL);
 	fd = raw_open(chan, NODE, NULL);
 
 	ida = cl_start_read(&a, chan, fd);
@@ -855,8 +810,8 @@ static void test_set_io_max_rules(void **state)
 	int chan, fd;
 
 	(void)state;
-	param_set("max_io", MIB);
-	chan = reg_chan(FUSD_FEATURE_IO_MAX);
+	itest_param_set("max_io", MIB);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, FUSD_FEATURE_IO_MAX);
 	fd = raw_open(chan, NODE, NULL);
 	assert_int_equal(read_size(chan, fd, 2 * MIB), FUSD_IO_MAX);
 	assert_int_equal(set_io_max(chan, 0), FUSD_IO_MAX);
@@ -872,18 +827,18 @@ static void test_set_io_max_rules(void **state)
 	assert_int_equal(set_io_max(chan, 0), FUSD_IO_MAX);
 	assert_int_equal(read_size(chan, fd, 2 * MIB), FUSD_IO_MAX);
 
-	param_set("max_io", 4 * MIB);
+	itest_param_set("max_io", 4 * MIB);
 	assert_int_equal(set_io_max(chan, 8 * MIB), 4 * MIB);
 	assert_int_equal(set_io_max(chan, 3 * MIB), 3 * MIB);
-	param_set("max_io", 100 * MIB);			/* capped at 64 MiB */
+	itest_param_set("max_io", 100 * MIB);			/* capped at 64 MiB */
 	assert_int_equal(set_io_max(chan, UINT32_MAX), 64 * MIB);
 	assert_int_equal(set_io_max(chan, 65 * MIB), 64 * MIB);
-	param_set("max_io", 4096);		/* never below the default */
+	itest_param_set("max_io", 4096);		/* never below the default */
 	assert_int_equal(set_io_max(chan, MIB), FUSD_IO_MAX);
 	assert_int_equal(set_io_max(chan, 8192), 8192);
-	param_set("max_io", 0);
+	itest_param_set("max_io", 0);
 	assert_int_equal(set_io_max(chan, UINT32_MAX), FUSD_IO_MAX);
-	param_set("max_io", saved_max_io);
+	itest_param_set("max_io", saved_max_io);
 	close(fd);
 	close(chan);
 }
@@ -965,7 +920,7 @@ static void test_lib_set_io_max(void **state)
 	pid_t pid;
 
 	(void)state;
-	param_set("max_io", MIB);
+	itest_param_set("max_io", MIB);
 	fd = fusd_register(NAME, "test", NULL, 0666, NULL, &big_fops);
 	assert_true(fd >= 0);
 	assert_int_equal(fusd_set_io_max(fd, 0), FUSD_IO_MAX);
@@ -985,7 +940,7 @@ static void test_lib_set_io_max(void **state)
 	 * device (EBADF); the library always asks, so EOPNOTSUPP shows
 	 * only through the raw ioctl (test_feature_not_granted).
 	 */
-	chan = reg_chan(0);
+	chan = raw_register_features(NAME, FUSD_PROTO_MINOR, 0);
 	assert_int_equal(fusd_set_io_max(chan, MIB), -1);
 	assert_int_equal(errno, EBADF);
 	close(chan);
@@ -1010,7 +965,7 @@ static void test_lib_set_io_max(void **state)
 	itest_kill_daemon(pid, NODE);
 	munmap(buf, 2 * MIB);
 	free(want);
-	param_set("max_io", saved_max_io);
+	itest_param_set("max_io", saved_max_io);
 }
 
 /* Per open file: how many reads it had. */
