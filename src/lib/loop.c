@@ -26,8 +26,8 @@
 /*
  * How long fusd_run_mt's threads wait in the kernel before they look at
  * the device table again (devices registered or unregistered by other
- * threads).  fusd_run waits without limit: a timer armed for every wait
- * costs 5% of a small call (bench/, QEMU).
+ * threads).  fusd_run waits without limit, as it did in poll(): no timer
+ * is armed for each wait.
  */
 #define FUSD_LOOP_WAKE_MS 500
 
