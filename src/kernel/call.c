@@ -701,7 +701,6 @@ static int fusd_reply_fill_locked(struct fusd_channel *chan,
 				  const char __user *ubuf, size_t len)
 	__must_hold(&chan->lock)
 {
-	bool queued;
 	int err;
 
 	hash_del(&call->hnode);
@@ -713,11 +712,9 @@ static int fusd_reply_fill_locked(struct fusd_channel *chan,
 		return 0;
 	call->state = FUSD_CALL_SENT;
 	hash_add(chan->sent, &call->hnode, call->req->hdr.id);
-	queued = fusd_intr_queue_locked(chan, call);
-	spin_unlock(&chan->lock);
-	if (queued)
+	/* Woken under the lock, as fusd_done_locked() does for 'room'. */
+	if (fusd_intr_queue_locked(chan, call))
 		fusd_wake_reader(chan);
-	spin_lock(&chan->lock);
 	return err;
 }
 

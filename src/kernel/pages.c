@@ -116,19 +116,20 @@ void fusd_call_unpin(struct fusd_call *call)
 	call->nr_bvec = 0;
 }
 
-/* Daemon's read(): the first 'len' bytes of a WRITE's payload to 'buf'. */
-int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
-		       size_t len)
+/* Copy 'len' bytes between the pinned pages and the daemon's 'buf'. */
+static int fusd_pages_copy(const struct fusd_call *call, void __user *buf,
+			   size_t len, bool to_user)
 {
 	unsigned int i;
 
 	for (i = 0; len && i < call->nr_bvec; i++) {
 		const struct bio_vec *bv = &call->bvec[i];
 		size_t n = min_t(size_t, len, bv->bv_len);
-		void *kaddr = kmap_local_page(bv->bv_page);
+		void *kaddr = kmap_local_page(bv->bv_page) + bv->bv_offset;
 		unsigned long left;
 
-		left = copy_to_user(buf, kaddr + bv->bv_offset, n);
+		left = to_user ? copy_to_user(buf, kaddr, n) :
+				 copy_from_user(kaddr, buf, n);
 		kunmap_local(kaddr);
 		if (left)
 			return -EFAULT;
@@ -138,25 +139,17 @@ int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
 	return 0;
 }
 
+/* Daemon's read(): the first 'len' bytes of a WRITE's payload to 'buf'. */
+int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
+		       size_t len)
+{
+	return fusd_pages_copy(call, buf, len, true);
+}
+
 /* Daemon's reply: 'len' bytes of a READ's data from 'buf'. */
 int fusd_pages_from_user(struct fusd_call *call, const char __user *buf,
 			 size_t len)
 {
-	unsigned int i;
-
 	call->pages_written = true;
-	for (i = 0; len && i < call->nr_bvec; i++) {
-		struct bio_vec *bv = &call->bvec[i];
-		size_t n = min_t(size_t, len, bv->bv_len);
-		void *kaddr = kmap_local_page(bv->bv_page);
-		unsigned long left;
-
-		left = copy_from_user(kaddr + bv->bv_offset, buf, n);
-		kunmap_local(kaddr);
-		if (left)
-			return -EFAULT;
-		buf += n;
-		len -= n;
-	}
-	return 0;
+	return fusd_pages_copy(call, (void __user *)buf, len, false);
 }
