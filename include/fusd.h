@@ -101,7 +101,24 @@ typedef struct fusd_file_operations {
 	 * ignored and the call waits until it is answered.
 	 */
 	int (*unblock)(struct fusd_file_info *file);
-	/** mmap(2).  (Later protocol version; not yet delivered.) */
+	/**
+	 * mmap(2): share memory of the driver's with the caller.  Set
+	 * @p *addr to the start of at least @p length bytes inside a
+	 * MAP_SHARED mapping of shmem in this process (MAP_SHARED |
+	 * MAP_ANONYMOUS, a memfd, a tmpfs file), page aligned, and
+	 * @p *out_length to the bytes available there, and return 0: the
+	 * caller's mapping then shows the very same pages.  Or name a memfd
+	 * with fusd_mmap_set_fd() and return 0.  @p offset is the caller's
+	 * offset into the device (fusd_get_offset() has it in full); @p flags
+	 * holds the PROT_READ, PROT_WRITE and PROT_EXEC the caller asked for,
+	 * plus 8 (classic FUSD's VM_SHARED) for MAP_SHARED.  A private,
+	 * non-shmem, unaligned or too short range, or read-only memory for a
+	 * shared writable mapping, is refused by the kernel: the caller gets
+	 * EINVAL, ENODEV or EACCES and a message goes to stderr.  Return
+	 * -errno to refuse.  -FUSD_NOREPLY defers as for any call: name the
+	 * memory with fusd_mmap_set_addr() or fusd_mmap_set_fd(), then
+	 * fusd_return(file, 0).  NULL: mmap() fails ENODEV.
+	 */
 	int (*mmap)(struct fusd_file_info *file, int offset, size_t length,
 		    int flags, void **addr, size_t *out_length);
 	/* fusd additions, not in classic FUSD: */
@@ -261,6 +278,27 @@ int fusd_set_ioctl_length(struct fusd_file_info *file, size_t length);
  *         (the kernel speaks a protocol older than 1.2).
  */
 ssize_t fusd_set_io_max(int fd, size_t bytes);
+
+/**
+ * Answer the mmap call @p file with @p length bytes at @p addr, in a
+ * MAP_SHARED shmem mapping of this process (what the mmap callback's
+ * *addr and *out_length say), for a call answered later with
+ * fusd_return(file, 0).  0, or -1 with errno EINVAL if @p file is not an
+ * mmap call.  (libfusd 1.3)
+ */
+int fusd_mmap_set_addr(struct fusd_file_info *file, void *addr,
+		       size_t length);
+
+/**
+ * Answer the mmap call @p file with the shmem file @p fd (a memfd) from
+ * byte @p offset (page aligned), which must hold the whole mapping: the
+ * driver need not map the memory itself.  Call it in the mmap callback
+ * and return 0, or before fusd_return(file, 0) of a deferred call; @p fd
+ * must stay open until then.  A write-sealed memfd cannot be mapped
+ * shared and writable (EPERM), as with mmap() itself.  0, or -1 with
+ * errno EINVAL.  (libfusd 1.3)
+ */
+int fusd_mmap_set_fd(struct fusd_file_info *file, int fd, off_t offset);
 
 /**
  * For an ioctl whose data _IOC_SIZE does not describe (a pointer inside a

@@ -6,6 +6,7 @@
  * caller's wait (exactly once: see fusd_call_wait).
  */
 #include <linux/compat.h>
+#include <linux/file.h>
 #include <linux/ioctl.h>
 #include <linux/pid_namespace.h>
 #include <linux/poll.h>
@@ -122,6 +123,8 @@ void fusd_call_put(struct fusd_call *call)
 		put_cred(call->caller_cred);
 	if (call->bvec)
 		fusd_call_unpin(call);
+	if (call->mmap_file)
+		fput(call->mmap_file);
 	kvfree(call->data);
 	kvfree(call);		/* its INTERRUPT too */
 }
@@ -585,6 +588,8 @@ static bool fusd_reply_ok(struct fusd_channel *chan,
 		return !len && res <= (s64)req->u.rw.size;
 	case FUSD_OP_LLSEEK:
 		return !len;
+	case FUSD_OP_MMAP:
+		return res < 0 || (!res && len == sizeof(struct fusd_mmap_reply));
 	case FUSD_OP_IOCTL:
 		if (res > INT_MAX)
 			return false;
@@ -677,6 +682,8 @@ static int fusd_take_header(void *msg, size_t ksize, size_t min,
 static int fusd_reply_take_data(struct fusd_call *call,
 				const char __user *ubuf, size_t len)
 {
+	if (call->req->hdr.opcode == FUSD_OP_MMAP)
+		return fusd_mmap_take_reply(call, ubuf, len);
 	if (call->bvec)
 		return fusd_pages_from_user(call, ubuf, len);
 	call->data = kvmalloc(len, GFP_KERNEL_ACCOUNT);
@@ -774,6 +781,10 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 	}
 	if (bad) {
 		call->result = -EIO;
+	} else if (call->mmap_err) {
+		/* Memory the kernel refused: both sides learn why. */
+		call->result = call->mmap_err;
+		err = call->mmap_err;
 	} else {
 		call->result = rep.result;
 		call->offset = rep.offset;
@@ -802,7 +813,9 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 	if (queued)
 		fusd_wake_reader(chan);
 	fusd_call_put(call);	/* the channel's reference */
-	return bad ? -EINVAL : (ssize_t)hdr->size;
+	if (bad)
+		return -EINVAL;
+	return err ? err : (ssize_t)hdr->size;
 }
 
 /* A poll notification: set the file's mask and wake its pollers. */

@@ -342,6 +342,7 @@ const struct file_operations fusd_client_fops = {
 	.poll = fusd_client_poll,
 	.flush = fusd_client_flush,
 	.fsync = fusd_client_fsync,
+	.mmap = fusd_client_mmap,
 	.unlocked_ioctl = fusd_client_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 };

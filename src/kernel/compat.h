@@ -124,4 +124,42 @@ static inline void fusd_unpin_page(struct page *page, bool dirty)
 		unpin_user_page(page);
 }
 
+/* 6.3 made vm_flags read-only outside the vm_flags_*() helpers. */
+static inline void fusd_vma_clear_maywrite(struct vm_area_struct *vma)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+	vm_flags_clear(vma, VM_MAYWRITE);
+#else
+	vma->vm_flags &= ~VM_MAYWRITE;
+#endif
+}
+
+/*
+ * Does this VMA count in its file's i_mmap_writable once linked?  From
+ * 6.7 only shared mappings that may be written do (vma_is_shared_maywrite);
+ * before, every shared one did.
+ */
+static inline bool fusd_vma_counts_writable(struct vm_area_struct *vma)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return vma_is_shared_maywrite(vma);
+#else
+	return vma->vm_flags & VM_SHARED;
+#endif
+}
+
+/*
+ * Run a file's own mmap on a VMA already set to it.  From 6.17 shmem has
+ * only ->mmap_prepare, which vfs_mmap() knows how to apply to an existing
+ * VMA; before, call_mmap() (->mmap) is the way.
+ */
+static inline int fusd_file_mmap(struct file *file, struct vm_area_struct *vma)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+	return vfs_mmap(file, vma);
+#else
+	return call_mmap(file, vma);
+#endif
+}
+
 #endif /* FUSD_COMPAT_H */

@@ -144,6 +144,15 @@ struct fusd_call {
 	 */
 	struct fusd_call *undo;
 
+	/* MMAP: the caller's address space (compared, never used) and the
+	 * shmem memory the daemon's reply named (fusd_mmap_take_reply).
+	 */
+	struct mm_struct *caller_mm;
+	struct file *mmap_file;
+	pgoff_t mmap_pgoff;
+	bool mmap_may_write;		/* the daemon maps it writable */
+	int mmap_err;			/* why that memory was refused */
+
 	/* The answer. */
 	s64 result;
 	s64 offset;
@@ -194,6 +203,11 @@ void fusd_call_unpin(struct fusd_call *call);
 int fusd_pages_to_user(const struct fusd_call *call, char __user *buf,
 		       size_t len);
 int fusd_pages_from_user(struct fusd_call *call, const char __user *buf,
+			 size_t len);
+
+/* mmap.c: client mappings of the daemon's shmem memory */
+int fusd_client_mmap(struct file *file, struct vm_area_struct *vma);
+int fusd_mmap_take_reply(struct fusd_call *call, const char __user *ubuf,
 			 size_t len);
 
 /* stats.c: sysfs attributes and /dev/fusd/status */

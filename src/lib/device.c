@@ -182,10 +182,14 @@ static int fusd_set_field(char *dst, const char *src)
  * on EINVAL ask once more without them.  On success reg->features holds
  * what was granted.
  */
-static int fusd_register_ioctl(int fd, struct fusd_register *reg)
+static int fusd_register_ioctl(int fd, struct fusd_register *reg,
+			       int has_mmap)
 {
 	reg->features = FUSD_FEATURE_REPLY_POLL | FUSD_FEATURE_EXCHANGE |
 			FUSD_FEATURE_IO_MAX;
+	/* Without a callback, mmap() fails ENODEV in the kernel at once. */
+	if (has_mmap)
+		reg->features |= FUSD_FEATURE_MMAP;
 	if (ioctl(fd, FUSD_IOC_REGISTER, reg) == 0)
 		return 0;
 	if (errno != EINVAL)
@@ -281,7 +285,7 @@ static int fusd_register_fops(const char *name, const char *clazz,
 		errno = saved;
 		return -1;
 	}
-	if (fusd_register_ioctl(fd, &reg) < 0) {
+	if (fusd_register_ioctl(fd, &reg, fops->mmap != NULL) < 0) {
 		const char *node = strncmp(reg.name, "/dev/", 5) ?
 				   reg.name : reg.name + 5;
 		char p1[FUSD_NAME_MAX], p2[32];

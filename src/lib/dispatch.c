@@ -364,6 +364,8 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 			return fops->llseek(info, ctx->req.u.seek.offset,
 					    (int)ctx->req.u.seek.whence);
 		return fusd_proto_default_llseek(&ctx->req);
+	case FUSD_OP_MMAP:
+		return fusd_mmap_call(ctx);
 	}
 	return -ENOSYS;
 }
@@ -590,6 +592,9 @@ static void fusd_handle(struct fusd_dev *dev, struct fusd_buf *owner,
 			return;
 		}
 		break;
+	case FUSD_OP_MMAP:
+		cap = sizeof(struct fusd_mmap_reply);
+		break;
 	case FUSD_OP_OPEN:
 	case FUSD_OP_RELEASE:
 	case FUSD_OP_LLSEEK:
@@ -700,6 +705,8 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 			data_len = (size_t)retval;
 		}
 	}
+	if (op == FUSD_OP_MMAP)
+		data_len = fusd_mmap_reply_len(ctx, &retval);
 
 	fusd_lock();
 	if (ctx->answered) {
@@ -762,11 +769,15 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 		ret = -1;
 		err = EPIPE;
 	} else if (direct && !has_mask && op != FUSD_OP_OPEN &&
-		   fusd_hold_reply(ctx, len)) {
+		   op != FUSD_OP_MMAP && fusd_hold_reply(ctx, len)) {
 		held = 1;	/* sent, and the reference dropped, by loop.c */
 	} else if (write(fd, &ctx->reply, len) < 0) {
 		ret = -1;
 		err = errno;
+		/* The kernel refused the memory an mmap answer named. */
+		if (op == FUSD_OP_MMAP && err != EPIPE)
+			fprintf(stderr, "fusd: mmap answer refused: %s\n",
+				strerror(err));
 		/* A refused reply must not take the poll mask with it. */
 		if ((ctx->reply.flags & FUSD_REPLY_POLL) && err != EPIPE)
 			fusd_send_notify(fd, ctx->req.fh, ctx->poll_mask);

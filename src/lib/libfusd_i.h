@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <linux/fusd.h>
 
@@ -95,6 +96,7 @@ struct fusd_call_ctx {
 	int answered;		/* fusd_return/destroy was called */
 	int interrupted;	/* the caller got a signal (INTERRUPT) */
 	int has_poll_mask;	/* the reply carries poll_mask */
+	int mmap_named;		/* MMAP: data holds the memory to map */
 	unsigned int poll_mask;	/* FUSD_REPLY_POLL: mask set in the callback */
 	unsigned int poll_seq;	/* its number (fusd_open.poll_seq) */
 	unsigned int poll_cached;	/* poll_diff: the state last reported */
@@ -156,6 +158,10 @@ void fusd_dispatch_shared(struct fusd_dev *dev, struct fusd_buf *owner,
 			  size_t len);
 void fusd_ctx_done(struct fusd_call_ctx *ctx);
 void fusd_ctx_cache_drop(void);
+
+/* mmap.c */
+long long fusd_mmap_call(struct fusd_call_ctx *ctx);
+size_t fusd_mmap_reply_len(struct fusd_call_ctx *ctx, ssize_t *retval);
 
 /* loop.c: run loops */
 struct fusd_buf *fusd_thread_buffer(struct fusd_dev *dev);

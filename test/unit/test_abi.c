@@ -41,6 +41,17 @@ static void test_offsets(void **state)
 	assert_int_equal(offsetof(struct fusd_register, features), 416);
 	assert_int_equal(offsetof(struct fusd_register, supported), 424);
 	assert_int_equal(offsetof(struct fusd_register, reserved), 432);
+	/* 1.3: mmap, inside the request union and a reply payload. */
+	assert_int_equal(offsetof(struct fusd_request, u.mmap.offset), 48);
+	assert_int_equal(offsetof(struct fusd_request, u.mmap.length), 56);
+	assert_int_equal(offsetof(struct fusd_request, u.mmap.prot), 64);
+	assert_int_equal(offsetof(struct fusd_request, u.mmap.flags), 68);
+	assert_int_equal(sizeof(struct fusd_mmap_reply),
+			 FUSD_MMAP_REPLY_SIZE_V1_3);
+	assert_int_equal(offsetof(struct fusd_mmap_reply, offset), 16);
+	assert_int_equal(offsetof(struct fusd_mmap_reply, fd), 24);
+	assert_int_equal(offsetof(struct fusd_mmap_reply, flags), 28);
+	assert_int_equal(offsetof(struct fusd_mmap_reply, reserved), 32);
 }
 
 static void test_ioctl_numbers(void **state)

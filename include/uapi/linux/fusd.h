@@ -173,8 +173,52 @@
  *   notification for an fh already released is dropped quietly.  When
  *   the daemon goes away every file polls EPOLLERR | EPOLLHUP.
  *
- *   Opcodes FUSD_OP_POLL and FUSD_OP_MMAP are reserved for their system
- *   calls; a kernel speaking this minor version never sends them.
+ *   Opcode FUSD_OP_POLL is reserved for its system call; a kernel
+ *   speaking this minor version never sends it.
+ *
+ * Mmap (feature FUSD_FEATURE_MMAP; without it a client's mmap() fails
+ *   with ENODEV, as for a driver without mmap):
+ *   FUSD_OP_MMAP     a client's mmap(): u.mmap.offset (bytes into the
+ *                    device, page aligned), u.mmap.length (bytes, whole
+ *                    pages), u.mmap.prot (PROT_READ, PROT_WRITE,
+ *                    PROT_EXEC) and u.mmap.flags (FUSD_MMAP_SHARED for
+ *                    MAP_SHARED).  The caller's mapping becomes a mapping
+ *                    of shmem memory the daemon owns: both then share the
+ *                    same pages, with no copy and no call per access.  The
+ *                    reply is result -errno (the caller's mmap() fails
+ *                    with it), or result 0 with a struct fusd_mmap_reply
+ *                    as payload naming the memory:
+ *                    - 'addr' and 'length': a page-aligned address in the
+ *                      daemon's own memory, inside one MAP_SHARED mapping
+ *                      of shmem (MAP_SHARED | MAP_ANONYMOUS, a memfd, a
+ *                      tmpfs file) that holds at least u.mmap.length bytes
+ *                      from there;
+ *                    - or, with FUSD_MMAP_FD in 'flags', 'fd' and
+ *                      'offset': a shmem file descriptor of the daemon (a
+ *                      memfd) and a page-aligned offset, with at least
+ *                      u.mmap.length bytes of file from there ('length'
+ *                      must be 0).
+ *                    The kernel resolves the memory while it takes the
+ *                    reply, in the daemon's context.  What it refuses
+ *                    fails the daemon's write() with the error, and the
+ *                    caller's mmap() with the same one: EINVAL for an
+ *                    unaligned, unmapped, private or too short range,
+ *                    ENODEV for memory that is not shmem, EBADF for a bad
+ *                    fd, EACCES for a shared writable mapping of memory
+ *                    the daemon maps read-only (or an fd not open for
+ *                    writing, or not for reading), EDEADLK when the
+ *                    daemon answers from the caller's own process.  The
+ *                    caller's mapping then behaves as one of that shmem
+ *                    file (fork, mremap, munmap, MAP_PRIVATE copy on
+ *                    write, memfd write seals: EPERM for a shared
+ *                    writable mapping), stays valid after the daemon
+ *                    unmaps its memory or exits, and keeps the pages as
+ *                    long as it exists.  A process that serves the device
+ *                    itself (the thread group that opened the channel)
+ *                    gets EDEADLK from mmap() at once: the caller holds
+ *                    its address space locked while it waits.  The wait
+ *                    for the answer is the same as for every call (see
+ *                    "Signals"; SIGKILL always ends it).
  *
  * Channel ioctls:
  *   The kernel dispatches on _IOC_NR and reads an argument struct of any
@@ -284,6 +328,9 @@
  *                     requests in one system call; FUSD_IOC_SET_IO_MAX
  *                     (FUSD_FEATURE_IO_MAX): requests larger than
  *                     FUSD_IO_MAX; FUSD_MSG_HDR_ROOM.
+ *   1.3 (2026-11-30)  mmap (FUSD_FEATURE_MMAP): FUSD_OP_MMAP, its
+ *                     fusd_request.u.mmap and struct fusd_mmap_reply; the
+ *                     caller's mapping shares the daemon's shmem pages.
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
@@ -292,7 +339,7 @@
 #include <linux/ioctl.h>
 
 #define FUSD_PROTO_MAJOR	1
-#define FUSD_PROTO_MINOR	2
+#define FUSD_PROTO_MINOR	3
 
 /* Path of the control node, relative to /dev. */
 #define FUSD_CONTROL_NAME	"fusd/control"
@@ -377,6 +424,12 @@ struct fusd_request {
 		struct {
 			__u64 id;	/* request that was interrupted */
 		} interrupt;
+		struct {
+			__u64 offset;	/* bytes into the device, page aligned */
+			__u64 length;	/* bytes, whole pages */
+			__u32 prot;	/* PROT_READ, PROT_WRITE, PROT_EXEC */
+			__u32 flags;	/* FUSD_MMAP_SHARED */
+		} mmap;
 		__u64 raw[4];
 	} u;
 };
@@ -415,6 +468,25 @@ struct fusd_notify_poll {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/* fusd_request.u.mmap.flags */
+#define FUSD_MMAP_SHARED	(1U << 0)	/* MAP_SHARED, else MAP_PRIVATE */
+
+/* Payload of a successful reply to FUSD_OP_MMAP (1.3). */
+struct fusd_mmap_reply {
+	__u64 addr;		/* start, in the daemon's memory */
+	__u64 length;		/* bytes there; 0 with FUSD_MMAP_FD */
+	__u64 offset;		/* FUSD_MMAP_FD: bytes into the file */
+	__s32 fd;		/* FUSD_MMAP_FD: the daemon's descriptor */
+	__u32 flags;		/* FUSD_MMAP_FD, or 0 for addr/length */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* fusd_mmap_reply.flags */
+#define FUSD_MMAP_FD		(1U << 0)	/* 'fd' and 'offset' name it */
+#define FUSD_MMAP_REPLY_FLAGS_ALL	FUSD_MMAP_FD
+
+#define FUSD_MMAP_REPLY_SIZE_V1_3	48
+
 #define FUSD_REQUEST_SIZE_V1_0	80
 #define FUSD_NOTIFY_POLL_SIZE_V1_0	48
 #define FUSD_REPLY_SIZE_V1_0	56
@@ -449,8 +521,10 @@ struct fusd_register {
 #define FUSD_FEATURE_REPLY_POLL	(1ULL << 0)	/* FUSD_REPLY_POLL in replies */
 #define FUSD_FEATURE_EXCHANGE	(1ULL << 1)	/* FUSD_IOC_EXCHANGE (1.2) */
 #define FUSD_FEATURE_IO_MAX	(1ULL << 2)	/* FUSD_IOC_SET_IO_MAX (1.2) */
+#define FUSD_FEATURE_MMAP	(1ULL << 3)	/* FUSD_OP_MMAP is sent (1.3) */
 #define FUSD_FEATURES_ALL	(FUSD_FEATURE_REPLY_POLL | \
-				 FUSD_FEATURE_EXCHANGE | FUSD_FEATURE_IO_MAX)
+				 FUSD_FEATURE_EXCHANGE | FUSD_FEATURE_IO_MAX | \
+				 FUSD_FEATURE_MMAP)
 
 /* FUSD_IOC_COPY_FROM_CALLER / FUSD_IOC_COPY_TO_CALLER argument. */
 struct fusd_copy {
