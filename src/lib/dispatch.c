@@ -370,16 +370,23 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 	return -ENOSYS;
 }
 
-/* Answer now, or remember a deferred call and drop the dispatcher's
- * reference.
+/* A poll mask to send as a notification once the table lock is dropped. */
+struct fusd_pending_mask {
+	struct fusd_open *open;		/* NULL: nothing to send */
+	int fd;
+	uint64_t fh;
+	unsigned int mask, seq;
+};
+
+/*
+ * The callback of 'ctx' returned 'ret'; called with the table lock.
+ * A mask it set that no reply will carry is left in 'pm'.
  */
-static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
+static void fusd_callback_end_locked(struct fusd_call_ctx *ctx, long long ret,
+				     struct fusd_pending_mask *pm)
 {
 	struct fusd_dev *dev = ctx->dev;
-	int unblock_now, notify = 0, fd = -1;
-	unsigned int mask = 0, seq = 0;
 
-	fusd_lock();
 	ctx->in_callback = 0;
 	/* Answered by its callback: no longer the driver's to unblock (an
 	 * INTERRUPT arriving now finds nothing and is kept, then answered
@@ -387,30 +394,53 @@ static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
 	 */
 	if (ret != -FUSD_NOREPLY)
 		fusd_deferred_unlink(ctx);
-	/* An INTERRUPT that came while the callback ran is delivered now,
-	 * once the driver holds the call.
-	 */
-	unblock_now = ret == -FUSD_NOREPLY && ctx->interrupted &&
-		      !ctx->answered && dev->fops.unblock;
+	pm->open = NULL;
 	/* A deferred call never holds a poll mask back: send it now (also
 	 * when the callback dropped its call with fusd_destroy).
 	 */
 	if (ctx->has_poll_mask && (ret == -FUSD_NOREPLY || ctx->answered)) {
 		ctx->has_poll_mask = 0;
-		mask = ctx->poll_mask;
-		seq = ctx->poll_seq;
-		notify = !dev->dead && ctx->open;
-		fd = dev->fd;
+		pm->mask = ctx->poll_mask;
+		pm->seq = ctx->poll_seq;
+		pm->fd = dev->fd;
+		pm->fh = ctx->req.fh;
+		if (!dev->dead)
+			pm->open = ctx->open;
 	}
-	fusd_unlock();
-	if (notify &&
-	    fusd_poll_send_if_latest(ctx->open, fd, ctx->req.fh, mask, seq) &&
+}
+
+/* Send what fusd_callback_end_locked left; the call must still be held. */
+static void fusd_pending_mask_send(const struct fusd_pending_mask *pm)
+{
+	if (pm->open &&
+	    fusd_poll_send_if_latest(pm->open, pm->fd, pm->fh, pm->mask,
+				     pm->seq) &&
 	    errno != EPIPE)
 		perror("fusd: poll notification");
+}
+
+/* Answer now, or remember a deferred call and drop the dispatcher's
+ * reference.
+ */
+static void fusd_finish(struct fusd_call_ctx *ctx, long long ret)
+{
+	struct fusd_dev *dev = ctx->dev;
+	struct fusd_pending_mask pm;
+	int unblock_now;
+
 	if (ret != -FUSD_NOREPLY) {
+		/* The callback's end is recorded under the same lock. */
 		fusd_answer(ctx, (ssize_t)ret, 1);	/* drops both */
 		return;
 	}
+	fusd_lock();
+	fusd_callback_end_locked(ctx, ret, &pm);
+	/* An INTERRUPT that came while the callback ran is delivered now,
+	 * once the driver holds the call.
+	 */
+	unblock_now = ctx->interrupted && !ctx->answered && dev->fops.unblock;
+	fusd_unlock();
+	fusd_pending_mask_send(&pm);
 	if (unblock_now)
 		dev->fops.unblock(&ctx->info);
 	fusd_ctx_put(ctx);	/* the dispatcher's reference */
@@ -678,13 +708,15 @@ void fusd_dispatch_shared(struct fusd_dev *dev, struct fusd_buf *owner,
 }
 
 /*
- * Answer a call.  'direct': the callback's own return value, whose reply
- * may wait for the run loop's next exchange with the kernel (loop.c);
- * the dispatcher's reference goes with the driver's then.
+ * Answer a call.  'direct': the callback's own return value (its end is
+ * recorded under the same lock), whose reply may wait for the run loop's
+ * next exchange with the kernel (loop.c); the dispatcher's reference
+ * goes with the driver's then.
  */
 static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 {
 	struct fusd_file_info *file = &ctx->info;
+	struct fusd_pending_mask pm;
 	size_t data_len = 0, len;
 	int fd, ret = 0, err = 0, has_mask, held = 0;
 	uint16_t op = ctx->req.hdr.opcode;
@@ -709,10 +741,14 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 		data_len = fusd_mmap_reply_len(ctx, &retval);
 
 	fusd_lock();
+	if (direct)
+		fusd_callback_end_locked(ctx, retval, &pm);
 	if (ctx->answered) {
-		if (direct)
-			fusd_ctx_put_locked(ctx);
 		fusd_unlock();
+		if (direct) {
+			fusd_pending_mask_send(&pm);
+			fusd_ctx_put(ctx);
+		}
 		errno = EINVAL;	/* answered twice: a driver bug */
 		return -1;
 	}
