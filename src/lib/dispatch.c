@@ -133,7 +133,24 @@ static void fusd_ctx_put(struct fusd_call_ctx *ctx)
 /* A held answer was sent (loop.c): the dispatcher's reference goes. */
 void fusd_ctx_done(struct fusd_call_ctx *ctx)
 {
-	fusd_ctx_put(ctx);
+	if (ctx->detached)
+		fusd_ctx_free(ctx);	/* nobody else knows it: no lock */
+	else
+		fusd_ctx_put(ctx);
+}
+
+/*
+ * A direct answer about to wait for this thread's next exchange, with
+ * nobody else holding the call: it gives back its open file and its
+ * device now (the run loop holds the device until the reply is sent),
+ * so that the call ends without the table lock.  Table lock held.
+ */
+static void fusd_ctx_detach_locked(struct fusd_call_ctx *ctx)
+{
+	fusd_open_put(ctx->open);
+	ctx->open = NULL;
+	fusd_dev_put_locked(ctx->dev);
+	ctx->detached = 1;
 }
 
 /* The driver is done with a call: it leaves the deferred list. */
@@ -718,7 +735,7 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 	struct fusd_file_info *file = &ctx->info;
 	struct fusd_pending_mask pm;
 	size_t data_len = 0, len;
-	int fd, ret = 0, err = 0, has_mask, held = 0;
+	int fd, ret = 0, err = 0, has_mask, held = 0, detached = 0;
 	uint16_t op = ctx->req.hdr.opcode;
 
 	/* An ioctl that reads hands back its (possibly updated) buffer: all
@@ -786,10 +803,20 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 		    op == FUSD_OP_RELEASE)
 			fusd_open_remove(ctx->dev, ctx->open);
 	}
+	if (direct && fd >= 0 && !has_mask && op != FUSD_OP_OPEN &&
+	    op != FUSD_OP_MMAP && ctx->refs == 1 &&
+	    fusd_may_hold(ctx->dev)) {
+		fusd_ctx_detach_locked(ctx);
+		detached = 1;
+	}
 	fusd_unlock();
 
 	len = fusd_proto_reply(&ctx->reply, &ctx->req, retval, ctx->offset,
 			       data_len);
+	if (detached) {
+		fusd_hold_reply(ctx, len);	/* this loop's: it holds it */
+		return 0;
+	}
 	/* A mask set by the callback (see fusd_set_poll) rides along while
 	 * no later one was set for the file; the file's poll_lock keeps it
 	 * in order with the others.

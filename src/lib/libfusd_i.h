@@ -97,6 +97,7 @@ struct fusd_call_ctx {
 	int interrupted;	/* the caller got a signal (INTERRUPT) */
 	int has_poll_mask;	/* the reply carries poll_mask */
 	int mmap_named;		/* MMAP: data holds the memory to map */
+	int detached;		/* held reply only: no open, no device ref */
 	unsigned int poll_mask;	/* FUSD_REPLY_POLL: mask set in the callback */
 	unsigned int poll_seq;	/* its number (fusd_open.poll_seq) */
 	unsigned int poll_cached;	/* poll_diff: the state last reported */
@@ -166,6 +167,7 @@ size_t fusd_mmap_reply_len(struct fusd_call_ctx *ctx, ssize_t *retval);
 /* loop.c: run loops */
 struct fusd_buf *fusd_thread_buffer(struct fusd_dev *dev);
 void fusd_buf_put(struct fusd_buf *b);
+int fusd_may_hold(const struct fusd_dev *dev);
 int fusd_hold_reply(struct fusd_call_ctx *ctx, size_t len);
 
 #endif /* LIBFUSD_I_H */

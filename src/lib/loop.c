@@ -114,6 +114,12 @@ static void fusd_flush_held(void)
 	fusd_ctx_done(ctx);
 }
 
+/* Would an answer for 'dev' wait for this thread's next exchange? */
+int fusd_may_hold(const struct fusd_dev *dev)
+{
+	return fusd_self.serving == dev;
+}
+
 /*
  * May the answer of 'ctx' (its reply built, 'len' bytes) wait for this
  * thread's next exchange?  Only while this thread's loop serves its
