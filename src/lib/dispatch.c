@@ -191,21 +191,24 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 					  const struct fusd_request *req,
 					  size_t cap, size_t room)
 {
-	/* The data area is written before it is read: no need to clear it
-	 * (a large one would cost more than the call).
-	 */
 	struct fusd_call_ctx *ctx = fusd_ctx_alloc(room);
 	struct fusd_open *o;
 
 	if (!ctx)
 		return NULL;
-	room = ctx->room;
-	memset(ctx, 0, sizeof(*ctx));
-	ctx->room = room;
+	/* Cleared up to the request, which is copied; the rest is set here,
+	 * the reply is built whole when answered, and the data area is
+	 * written before it is read (a large one would cost more than the
+	 * call).
+	 */
+	memset(ctx, 0, offsetof(struct fusd_call_ctx, req));
 	ctx->refs = 2;		/* the driver's and the dispatcher's */
 	ctx->req = *req;
+	ctx->payload_len = 0;
 	ctx->cap = cap;
 	ctx->ioctl_len = cap;	/* classic: the whole _IOC_SIZE buffer */
+	ctx->wdata = NULL;
+	ctx->wbuf = NULL;
 	ctx->offset = req->u.rw.offset;
 	ctx->info.device_info = dev->device_info;
 	ctx->info.flags = req->f_flags;

@@ -83,7 +83,8 @@ struct fusd_dev {
 
 /*
  * One request being answered.  The public fusd_file_info comes first so
- * the driver's pointer converts back.  The reply header is followed
+ * the driver's pointer converts back.  A new call is zeroed up to 'req'
+ * only (fusd_ctx_new): a member added after it must be set there.  The reply header is followed
  * directly by 'cap' bytes (read data, or the write payload) so that the
  * reply goes to the kernel in one contiguous write().
  */
@@ -105,7 +106,7 @@ struct fusd_call_ctx {
 	struct fusd_open *open;
 	void *private_in;	/* private_data handed to the callback */
 	loff_t offset;
-	struct fusd_request req;
+	struct fusd_request req;	/* members from here: set one by one */
 	size_t payload_len;	/* bytes the request carried */
 	size_t cap;
 	size_t room;		/* bytes allocated for data */
