@@ -51,6 +51,7 @@ static __thread struct fusd_loop_thread fusd_self;
  */
 static pthread_key_t fusd_buf_key;
 static pthread_once_t fusd_buf_once = PTHREAD_ONCE_INIT;
+static __thread struct fusd_buf *fusd_tbuf;	/* the key's value, read fast */
 
 void fusd_buf_put(struct fusd_buf *b)
 {
@@ -72,7 +73,7 @@ static void fusd_buf_key_init(void)
 struct fusd_buf *fusd_thread_buffer(struct fusd_dev *dev)
 {
 	size_t io_max, need;
-	struct fusd_buf *b;
+	struct fusd_buf *b, *nb;
 
 	/* Only grows (under the lock); a stale value just means a
 	 * smaller buffer, which the kernel refuses with EINVAL.
@@ -80,22 +81,26 @@ struct fusd_buf *fusd_thread_buffer(struct fusd_dev *dev)
 	io_max = __atomic_load_n(&dev->io_max, __ATOMIC_RELAXED);
 	need = (io_max > FUSD_IO_MAX ? io_max : FUSD_IO_MAX) +
 	       FUSD_MSG_HDR_ROOM;
-	pthread_once(&fusd_buf_once, fusd_buf_key_init);
-	b = pthread_getspecific(fusd_buf_key);
+	b = fusd_tbuf;
 	if (b && b->cap >= need &&
 	    __atomic_load_n(&b->refs, __ATOMIC_ACQUIRE) == 1)
 		return b;
+	/* A new one, given to the key (which frees it when the thread
+	 * ends) before the old one is let go.
+	 */
+	pthread_once(&fusd_buf_once, fusd_buf_key_init);
+	nb = malloc(sizeof(*nb) + need);
+	if (!nb)
+		return NULL;
+	nb->refs = 1;
+	nb->cap = need;
+	if (pthread_setspecific(fusd_buf_key, nb)) {
+		free(nb);
+		return NULL;
+	}
 	fusd_buf_put(b);
-	b = malloc(sizeof(*b) + need);
-	if (b) {
-		b->refs = 1;
-		b->cap = need;
-	}
-	if (pthread_setspecific(fusd_buf_key, b)) {
-		free(b);
-		b = NULL;
-	}
-	return b;
+	fusd_tbuf = nb;
+	return nb;
 }
 
 /* Send a held answer now, with write(). */
