@@ -83,7 +83,7 @@ void daemon_stop(struct daemon *d)
 /* First field of /proc/PID/task/TID/schedstat: time on the CPU, ns. */
 static uint64_t task_cpu_ns(pid_t pid, const char *tid)
 {
-	char path[64];
+	char path[320];
 	unsigned long long ns = 0;
 	FILE *f;
 

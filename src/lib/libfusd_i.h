@@ -84,9 +84,10 @@ struct fusd_dev {
 /*
  * One request being answered.  The public fusd_file_info comes first so
  * the driver's pointer converts back.  A new call is zeroed up to 'req'
- * only (fusd_ctx_new): a member added after it must be set there.  The reply header is followed
- * directly by 'cap' bytes (read data, or the write payload) so that the
- * reply goes to the kernel in one contiguous write().
+ * only (fusd_ctx_new): a member added after it must be set there.  The
+ * reply header is followed directly by 'cap' bytes (read data, or the
+ * write payload) so that the reply goes to the kernel in one contiguous
+ * write().
  */
 struct fusd_call_ctx {
 	struct fusd_file_info info;

@@ -2082,7 +2082,7 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	int fd = d ? d->chan : f->fd, registered = d || f->reg;
 	unsigned int type = pct(95) ? FUSD_IOC_MAGIC : (unsigned int)below(256);
 	unsigned int nr = (unsigned int)(pct(85) ? 1 + below(7) : PICK(nrs));
-	unsigned int dir, want_dir, cmd;
+	unsigned int dir, want_dir = 0, cmd;
 	size_t usize, base = ioc_base(nr), min = ioc_min(nr, &want_dir);
 	unsigned char *arg = ioarg;
 	int bad_ptr = 0, ro = 0, tail = 0, e, is_copy;

@@ -24,7 +24,8 @@ static int try_register(const char *name, const char *devname,
 	assert_true(fd >= 0);
 	raw_register_init(&reg, name, mode);
 	if (devname)
-		strncpy(reg.devname, devname, sizeof(reg.devname));
+		memcpy(reg.devname, devname,
+		       strnlen(devname, sizeof(reg.devname)));
 	if (tweak)
 		tweak(&reg);
 	ret = ioctl(fd, FUSD_IOC_REGISTER, &reg);
