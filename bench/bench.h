@@ -23,6 +23,9 @@
 /* The CLOCK_MONOTONIC nanoseconds recorded just before that notify. */
 #define BENCH_IOC_GET_STAMP _IOR('Z', 3, uint64_t)
 
+/* zero-fusd's mmap: a zero-filled shmem region of this many bytes. */
+#define BENCH_MAP_SIZE (64L * 1024 * 1024)
+
 /* Long enough for the client to be asleep in poll() even under TCG. */
 #define BENCH_POLL_DELAY_NS 10000000L
 

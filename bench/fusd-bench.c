@@ -2,7 +2,8 @@
 /*
  * fusd-bench: the same "zero" device served by fusd (zero-fusd) and by
  * CUSE (zero-cuse), measured against the kernel's own /dev/zero and
- * /dev/null.  Each measurement runs for a fixed time; the three devices
+ * /dev/null, and a 64 MiB mapping of zero-fusd against read() of the
+ * same device.  Each measurement runs for a fixed time; the three devices
  * take turns within each repetition (the order rotates), and the table
  * gives medians, [min-max] and the ratios of the medians.
  *
@@ -27,6 +28,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +53,7 @@ static struct daemon daemons[NDEV - 1];	/* no daemon for native */
 static double seconds = 0.5;
 static int reps = 5;
 static int use_cuse = 1;
+static size_t map_size = BENCH_MAP_SIZE;	/* --quick: 1 MiB */
 
 static void stop_daemons(void)
 {
@@ -132,6 +135,74 @@ static ssize_t op_ioctl_native(int fd, char *buf, size_t size)
 	return 0;
 }
 
+/*
+ * The passes over a whole region (map_size bytes), which read every byte
+ * and add them up, 8 at a time: every device serves zeros, so a sum that
+ * is not 0 is an error, and the compiler cannot leave the reading out.
+ */
+static uint64_t sum_bytes(const char *p, size_t size)
+{
+	const uint64_t *w = (const uint64_t *)p;
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < size / 8; i++)
+		sum += w[i];
+	for (i = size & ~(size_t)7; i < size; i++)
+		sum += (unsigned char)p[i];
+	return sum;
+}
+
+/* One pass: mmap the region, read it, munmap. */
+static ssize_t map_pass(int fd, size_t size, int flags)
+{
+	void *p = mmap(NULL, size, PROT_READ, flags, fd, 0);
+	uint64_t sum;
+
+	if (p == MAP_FAILED)
+		die("mmap of %zu bytes: %s", size, strerror(errno));
+	sum = sum_bytes(p, size);
+	if (munmap(p, size) < 0)
+		die("munmap: %s", strerror(errno));
+	if (sum)
+		die("mapping of %zu bytes: not all zeros", size);
+	return (ssize_t)size;
+}
+
+/* A fusd device: the daemon's shmem pages, shared. */
+static ssize_t op_map_shared(int fd, char *buf, size_t size)
+{
+	(void)buf;
+	return map_pass(fd, size, MAP_SHARED);
+}
+
+/* /dev/zero: a private mapping (shared, it would be shmem of its own). */
+static ssize_t op_map_private(int fd, char *buf, size_t size)
+{
+	(void)buf;
+	return map_pass(fd, size, MAP_PRIVATE);
+}
+
+/* One pass: the region by read() in chunks of up to MAX_IO into buf. */
+static ssize_t op_read_pass(int fd, char *buf, size_t size)
+{
+	size_t done = 0, want;
+	uint64_t sum = 0;
+	ssize_t n;
+
+	while (done < size) {
+		want = size - done < MAX_IO ? size - done : MAX_IO;
+		n = op_read(fd, buf, want);
+		if (n < 0)
+			return -1;
+		sum += sum_bytes(buf, (size_t)n);
+		done += (size_t)n;
+	}
+	if (sum)
+		die("read of %zu bytes: not all zeros", size);
+	return (ssize_t)size;
+}
+
 struct span {
 	uint64_t ns;	/* elapsed */
 	uint64_t ops;
@@ -172,6 +243,7 @@ enum {
 	M_RT_NS, M_RT_OPS,
 	M_READ_4K, M_READ_64K, M_READ_1M,
 	M_WRITE_4K, M_WRITE_64K, M_WRITE_1M,
+	M_MAP, M_MAP_READ, M_MAP_RATIO,
 	M_IOCTL, M_POLL, M_MT, M_CPU, M_COUNT
 };
 
@@ -184,6 +256,10 @@ static struct metric metrics[M_COUNT] = {
 	[M_WRITE_4K] = { "write 4 KiB, MB/s", 0, {{0}}, {0} },
 	[M_WRITE_64K] = { "write 64 KiB, MB/s", 0, {{0}}, {0} },
 	[M_WRITE_1M] = { "write 1 MiB, MB/s", 0, {{0}}, {0} },
+	/* Labels with the region's size: map_labels(). */
+	[M_MAP] = { NULL, 0, {{0}}, {0} },
+	[M_MAP_READ] = { NULL, 0, {{0}}, {0} },
+	[M_MAP_RATIO] = { NULL, 0, {{0}}, {0} },
 	[M_IOCTL] = { "ioctl round trip, ns", 1, {{0}}, {0} },
 	[M_POLL] = { "poll wake-up latency, µs", 1, {{0}}, {0} },
 	[M_MT] = { "1-byte read, " "4 client threads, 4 daemon threads, ops/s", 0, {{0}}, {0} },
@@ -218,6 +294,41 @@ static void measure_throughput(int dev, int metric, int is_write, size_t size)
 	close(fd);
 	/* MB = 10^6 bytes; bytes actually moved (short transfers count). */
 	metric_add(&metrics[metric], dev, (double)s.bytes * 1e3 / (double)s.ns);
+}
+
+/* One figure of passes over the region: MB/s. */
+static double region_rate(int dev, int metric, op_fn op, int fd)
+{
+	struct span s;
+	double rate;
+
+	run_for(op, fd, iobuf, map_size, &s);
+	rate = (double)s.bytes * 1e3 / (double)s.ns;
+	metric_add(&metrics[metric], dev, rate);
+	return rate;
+}
+
+/*
+ * The region through a mapping and by read(), back to back on the same
+ * open file (the order alternates between repetitions), and the ratio of
+ * the two.  CUSE has no mmap: its read() alone is measured.
+ */
+static void measure_map(int dev)
+{
+	op_fn map_op = dev == DEV_NATIVE ? op_map_private : op_map_shared;
+	int fd = open_node(read_node[dev]);
+	int has_map = dev != DEV_CUSE;
+	int map_first = metrics[M_MAP_READ].n[dev] % 2 == 0;
+	double map_rate = 0, read_rate;
+
+	if (has_map && map_first)
+		map_rate = region_rate(dev, M_MAP, map_op, fd);
+	read_rate = region_rate(dev, M_MAP_READ, op_read_pass, fd);
+	if (has_map && !map_first)
+		map_rate = region_rate(dev, M_MAP, map_op, fd);
+	close(fd);
+	if (has_map)
+		metric_add(&metrics[M_MAP_RATIO], dev, map_rate / read_rate);
 }
 
 static void measure_ioctl(int dev)
@@ -363,6 +474,12 @@ static void do_roundtrip(int dev, int m, int w, size_t sz)
 	measure_roundtrip(dev);
 }
 
+static void do_map(int dev, int m, int w, size_t sz)
+{
+	(void)m, (void)w, (void)sz;
+	measure_map(dev);
+}
+
 static void do_ioctl(int dev, int m, int w, size_t sz)
 {
 	(void)m, (void)w, (void)sz;
@@ -394,6 +511,26 @@ static char *sibling(const char *name)
 	if (asprintf(&out, "%s/%s", dirname(self), name) < 0)
 		die("out of memory");
 	return out;
+}
+
+/* The region rows' labels name its size, e.g. "64 MiB via mmap, MB/s". */
+static void map_labels(void)
+{
+	static char lab[3][96];
+	char size[32];
+
+	if (map_size % (1024 * 1024) == 0)
+		snprintf(size, sizeof(size), "%zu MiB", map_size / (1024 * 1024));
+	else
+		snprintf(size, sizeof(size), "%zu KiB", map_size / 1024);
+	snprintf(lab[0], sizeof(lab[0]), "%s via mmap, MB/s", size);
+	snprintf(lab[1], sizeof(lab[1]),
+		 "%s by read() in 1 MiB chunks, MB/s", size);
+	snprintf(lab[2], sizeof(lab[2]),
+		 "%s via mmap / by read(), same device, ratio", size);
+	metrics[M_MAP].label = lab[0];
+	metrics[M_MAP_READ].label = lab[1];
+	metrics[M_MAP_RATIO].label = lab[2];
 }
 
 static void usage(const char *prog)
@@ -428,6 +565,7 @@ int main(int argc, char **argv)
 		case 'q':
 			seconds = 0.02;
 			reps = 1;
+			map_size = 1024 * 1024;
 			break;
 		case 'r':
 			reps = atoi(optarg);
@@ -457,6 +595,7 @@ int main(int argc, char **argv)
 		daemons[DEV_FUSD].prog = sibling("zero-fusd");
 	if (!daemons[DEV_CUSE].prog)
 		daemons[DEV_CUSE].prog = sibling("zero-cuse");
+	map_labels();
 
 	iobuf = calloc(1, MAX_IO);
 	native_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -470,6 +609,7 @@ int main(int argc, char **argv)
 		interleave(measure_throughput, M_READ_4K + i, 0, sizes[i]);
 		interleave(measure_throughput, M_WRITE_4K + i, 1, sizes[i]);
 	}
+	interleave(do_map, 0, 0, 0);
 	interleave(do_ioctl, 0, 0, 0);
 	interleave(do_poll, 0, 0, 0);
 	stop_daemons();

@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: BSD-3-Clause
 /*
  * zero-fusd: /dev/bench-zero-fusd for fusd-bench, on libfusd's classic API.
- * read gives zero bytes, write takes everything, and the ioctls of bench.h
- * answer the round-trip and poll wake-up tests.
+ * read gives zero bytes, write takes everything, the ioctls of bench.h
+ * answer the round-trip and poll wake-up tests, and mmap shares a
+ * zero-filled memfd of BENCH_MAP_SIZE bytes (the same bytes read serves).
  *
  *   zero-fusd [-t THREADS]     (fusd_run(), or fusd_run_mt(THREADS))
  */
+#define _GNU_SOURCE	/* memfd_create */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fusd.h>
@@ -30,6 +33,12 @@ struct zfile {
 };
 
 static pthread_mutex_t zlock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Classic FUSD's VM_SHARED in the mmap callback's flags. */
+#define CLASSIC_VM_SHARED 0x8
+
+/* The memory every mapping shares: BENCH_MAP_SIZE zero bytes. */
+static int map_fd = -1;
 
 /*
  * Only a change is answered: the library asks poll_diff again only after
@@ -122,6 +131,44 @@ static int z_ioctl(struct fusd_file_info *file, int cmd, void *data)
 	return -ENOTTY;
 }
 
+/* Any range of the region, read-only when shared: it stays all zeros. */
+static int z_mmap(struct fusd_file_info *file, int offset, size_t length,
+		  int flags, void **addr, size_t *out_length)
+{
+	loff_t off = *fusd_get_offset(file);	/* in full, unlike offset */
+
+	(void)offset;
+	(void)addr;
+	(void)out_length;
+	if ((flags & CLASSIC_VM_SHARED) && (flags & PROT_WRITE))
+		return -EACCES;
+	if (off < 0 || off >= BENCH_MAP_SIZE ||
+	    length > (size_t)(BENCH_MAP_SIZE - off))
+		return -EINVAL;
+	if (fusd_mmap_set_fd(file, map_fd, off) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The mapped region: a memfd written with zeros once, so that its pages
+ * exist before the first mapping and a client's page faults only map them.
+ */
+static int map_create(void)
+{
+	static const char zeros[65536];
+	const ssize_t chunk = sizeof(zeros);
+	off_t off;
+
+	map_fd = memfd_create("bench-zero-map", MFD_CLOEXEC);
+	if (map_fd < 0)
+		return -1;
+	for (off = 0; off < BENCH_MAP_SIZE; off += chunk)
+		if (pwrite(map_fd, zeros, (size_t)chunk, off) != chunk)
+			return -1;
+	return 0;
+}
+
 static int z_poll_diff(struct fusd_file_info *file, unsigned int cached)
 {
 	struct zfile *z = file->private_data;
@@ -145,6 +192,7 @@ int main(int argc, char **argv)
 		.write = z_write,
 		.ioctl = z_ioctl,
 		.poll_diff = z_poll_diff,
+		.mmap = z_mmap,
 	};
 	size_t io_max = 1 << 20;
 	int threads = 1, opt, err, fd;
@@ -166,6 +214,10 @@ int main(int argc, char **argv)
 	if (threads < 1) {
 		fprintf(stderr, "%s: -t needs a positive number\n", argv[0]);
 		return 2;
+	}
+	if (map_create() < 0) {
+		perror("memfd for mmap");
+		return 1;
 	}
 	err = notifier_start(fire);
 	if (err) {

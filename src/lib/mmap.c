@@ -85,6 +85,8 @@ long long fusd_mmap_call(struct fusd_call_ctx *ctx)
 		return -ENODEV;
 	if (req->u.mmap.flags & FUSD_MMAP_SHARED)
 		flags |= FUSD_CLASSIC_VM_SHARED;
+	/* The full offset for fusd_get_offset() ('offset' is an int). */
+	ctx->offset = (loff_t)req->u.mmap.offset;
 	memset(fusd_mmap_answer(ctx), 0, sizeof(struct fusd_mmap_reply));
 	ret = ctx->dev->fops.mmap(&ctx->info, (int)req->u.mmap.offset,
 				  (size_t)req->u.mmap.length, flags, &addr,
