@@ -26,14 +26,19 @@
 /* Who is calling, as the daemon sees it: its own pid and user namespaces. */
 void fusd_call_set_caller(struct fusd_call *call, struct fusd_channel *chan)
 {
-	struct pid_namespace *pid_ns = ns_of_pid(chan->owner);
-	struct user_namespace *user_ns = chan->cred->user_ns;
 	struct fusd_request *req = call->req;
+	struct pid_namespace *pid_ns;
+	struct user_namespace *user_ns;
 
+	/* The daemon may be replaced meanwhile (recovery): RCU. */
+	rcu_read_lock();
+	pid_ns = ns_of_pid(rcu_dereference(chan->owner));
+	user_ns = rcu_dereference(chan->cred)->user_ns;
 	req->pid = task_pid_nr_ns(current, pid_ns);
 	req->tgid = task_tgid_nr_ns(current, pid_ns);
 	req->uid = from_kuid_munged(user_ns, current_fsuid());
 	req->gid = from_kgid_munged(user_ns, current_fsgid());
+	rcu_read_unlock();
 }
 
 /*
@@ -74,7 +79,8 @@ struct fusd_call *fusd_call_new(struct fusd_channel *chan, u64 fh, u16 opcode,
 				size_t payload_len)
 {
 	size_t msg_len = sizeof(struct fusd_request) + payload_len;
-	bool waited = opcode != FUSD_OP_RELEASE && opcode != FUSD_OP_INTERRUPT;
+	bool waited = opcode != FUSD_OP_RELEASE &&
+		      opcode != FUSD_OP_INTERRUPT && opcode != FUSD_OP_REOPEN;
 	struct fusd_call *call;
 	size_t size, intr_at;
 
@@ -146,7 +152,7 @@ static void fusd_queue_locked(struct fusd_channel *chan, struct fusd_call *call)
  * A call was queued: one daemon thread waiting in read() takes it (they
  * wait exclusively), and every poller of the channel hears of it.
  */
-static void fusd_wake_reader(struct fusd_channel *chan)
+void fusd_wake_reader(struct fusd_channel *chan)
 {
 	/* Keyed: an EPOLLEXCLUSIVE waiter for EPOLLOUT only is passed by. */
 	wake_up_interruptible_poll(&chan->readers, EPOLLIN | EPOLLRDNORM);
@@ -193,6 +199,15 @@ int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 			spin_unlock(&chan->lock);
 			return -EPIPE;
 		}
+		/* No daemon now (recovery): a non-blocking call does not wait
+		 * for the next one.
+		 */
+		if (chan->detached && capped &&
+		    call->req->f_flags & O_NONBLOCK &&
+		    call->req->hdr.opcode != FUSD_OP_FLUSH) {
+			spin_unlock(&chan->lock);
+			return -EAGAIN;
+		}
 		if (!capped || fusd_below_cap(chan))
 			break;
 		spin_unlock(&chan->lock);
@@ -230,6 +245,11 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
 	fusd_done_locked(chan, call);
 	/* Someone else still holds a reference: this never frees. */
 	refcount_dec(&fusd_call_base(call)->ref);
+}
+
+void fusd_call_unlink_locked(struct fusd_channel *chan, struct fusd_call *call)
+{
+	fusd_unlink_locked(chan, call);
 }
 
 /*
@@ -284,17 +304,20 @@ static void fusd_abandon_locked(struct fusd_channel *chan,
 
 /*
  * Take a call's pages off it when no copy uses them now or later: a
- * WRITE's once the daemon has its payload, an abandoned call's (whose
- * late reply is not copied).  The caller unpins them, unlocked.
+ * WRITE's once the daemon has its payload (unless the next daemon may
+ * need it again: recovery), an abandoned call's (whose late reply is not
+ * copied).  The caller unpins them, unlocked.
  */
-static struct bio_vec *fusd_take_pages_locked(struct fusd_call *call,
+static struct bio_vec *fusd_take_pages_locked(struct fusd_channel *chan,
+					      struct fusd_call *call,
 					      unsigned int *nr)
 {
 	struct bio_vec *bvec = call->bvec;
 
 	if (!bvec || call->delivering || call->state == FUSD_CALL_FILLING)
 		return NULL;
-	if (!call->abandoned && call->req->hdr.opcode != FUSD_OP_WRITE)
+	if (!call->abandoned && (call->req->hdr.opcode != FUSD_OP_WRITE ||
+				 chan->features & FUSD_FEATURE_RECOVERY))
 		return NULL;
 	if (call->state != FUSD_CALL_SENT && call->state != FUSD_CALL_DONE)
 		return NULL;
@@ -376,7 +399,7 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 	/* Killed: a late answer is dropped. */
 	spin_lock(&chan->lock);
 	fusd_abandon_locked(chan, call);
-	bvec = fusd_take_pages_locked(call, &nr);
+	bvec = fusd_take_pages_locked(chan, call, &nr);
 	/* Answered (or failed) in the meantime: complete() goes with DONE. */
 	ret = completion_done(&call->done) ? call->result : -EINTR;
 	spin_unlock(&chan->lock);
@@ -411,7 +434,7 @@ static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 	call->delivering = false;
 	if (ok) {
 		queued = fusd_intr_queue_locked(chan, call);
-		bvec = fusd_take_pages_locked(call, &nr);
+		bvec = fusd_take_pages_locked(chan, call, &nr);
 	} else if (call->no_reply && !chan->dead) {
 		/* The channel's reference came with it; give it back. */
 		fusd_call_get(call);
@@ -556,9 +579,15 @@ static bool fusd_reply_ok(struct fusd_channel *chan,
 	const struct fusd_request *req = call->req;
 	s64 res = rep->result;
 
-	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL ||
-	    rep->reserved[0] || rep->reserved[1])
+	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL || rep->reserved)
 		return false;
+	if (rep->flags & FUSD_REPLY_COOKIE) {
+		if (!(chan->features & FUSD_FEATURE_RECOVERY) ||
+		    req->hdr.opcode == FUSD_OP_INTERRUPT)
+			return false;
+	} else if (rep->cookie) {
+		return false;
+	}
 	if (rep->flags & FUSD_REPLY_POLL) {
 		if (!(chan->features & FUSD_FEATURE_REPLY_POLL) ||
 		    rep->poll_mask & ~(__force u32)FUSD_POLL_BITS ||
@@ -625,6 +654,21 @@ void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 		if (mask)
 			wake_up_interruptible_poll(&ff->poll_wq, mask);
 		break;
+	}
+}
+
+/* Set the cookie of open file 'fh' (FUSD_REPLY_COOKIE). */
+static void fusd_file_set_cookie_locked(struct fusd_channel *chan, u64 fh,
+					u64 cookie)
+{
+	struct fusd_file *ff;
+
+	lockdep_assert_held(&chan->lock);
+	hash_for_each_possible(chan->files, ff, fh_node, fh) {
+		if (ff->fh == fh) {
+			ff->cookie = cookie;
+			break;
+		}
 	}
 }
 
@@ -794,6 +838,9 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 		if (rep.flags & FUSD_REPLY_POLL)
 			fusd_file_set_poll_locked(chan, call->req->fh,
 						  (__force __poll_t)rep.poll_mask);
+		if (rep.flags & FUSD_REPLY_COOKIE)
+			fusd_file_set_cookie_locked(chan, call->req->fh,
+						    rep.cookie);
 	}
 	/* A late yes to an OPEN nobody waits for: close it again. */
 	if (call->orphan && call->undo) {

@@ -17,13 +17,32 @@
 
 #include "fusd_i.h"
 
+/*
+ * One open of the control node: the daemon's end.  It serves its own
+ * channel, or the channel of a device it attached to (recovery), which
+ * then replaces it; its own stays allocated until the end, so that a
+ * system call that found it still has it.
+ */
+struct fusd_endpoint {
+	struct fusd_channel *chan;	/* the channel served */
+	struct fusd_channel *own;	/* made at open */
+};
+
+static struct fusd_channel *fusd_ep_chan(struct file *file)
+{
+	struct fusd_endpoint *ep = file->private_data;
+
+	/* Pairs with the release in fusd_ioc_attach(). */
+	return smp_load_acquire(&ep->chan);
+}
+
 static void fusd_channel_free(struct kref *kref)
 {
 	struct fusd_channel *chan =
 		container_of(kref, struct fusd_channel, kref);
 
-	put_pid(chan->owner);
-	put_cred(chan->cred);
+	put_pid(rcu_dereference_protected(chan->owner, 1));
+	put_cred(rcu_dereference_protected(chan->cred, 1));
 	kfree(chan);
 }
 
@@ -34,11 +53,16 @@ void fusd_channel_put(struct fusd_channel *chan)
 
 static int fusd_control_open(struct inode *inode, struct file *file)
 {
+	struct fusd_endpoint *ep;
 	struct fusd_channel *chan;
 
+	ep = kzalloc(sizeof(*ep), GFP_KERNEL);
 	chan = kzalloc(sizeof(*chan), GFP_KERNEL);
-	if (!chan)
+	if (!ep || !chan) {
+		kfree(ep);
+		kfree(chan);
 		return -ENOMEM;
+	}
 	kref_init(&chan->kref);
 	spin_lock_init(&chan->lock);
 	INIT_LIST_HEAD(&chan->queue);
@@ -49,16 +73,18 @@ static int fusd_control_open(struct inode *inode, struct file *file)
 	init_waitqueue_head(&chan->room);
 	mutex_init(&chan->reg_lock);
 	chan->io_max = FUSD_IO_MAX;
-	chan->cred = get_cred(file->f_cred);
-	chan->owner = get_task_pid(current, PIDTYPE_TGID);
-	file->private_data = chan;
+	RCU_INIT_POINTER(chan->cred, get_cred(file->f_cred));
+	RCU_INIT_POINTER(chan->owner, get_task_pid(current, PIDTYPE_TGID));
+	fusd_recovery_init_channel(chan);
+	ep->chan = chan;
+	ep->own = chan;
+	file->private_data = ep;
 	return stream_open(inode, file);
 }
 
-static int fusd_control_release(struct inode *inode, struct file *file)
+/* The daemon is gone for good: calls fail, the node goes. */
+void fusd_channel_kill(struct fusd_channel *chan)
 {
-	struct fusd_channel *chan = file->private_data;
-
 	fusd_channel_fail_all(chan);
 	mutex_lock(&chan->reg_lock);
 	if (chan->dev) {
@@ -66,7 +92,21 @@ static int fusd_control_release(struct inode *inode, struct file *file)
 		chan->dev = NULL;
 	}
 	mutex_unlock(&chan->reg_lock);
-	fusd_channel_put(chan);
+}
+
+static int fusd_control_release(struct inode *inode, struct file *file)
+{
+	struct fusd_endpoint *ep = file->private_data;
+
+	/* A recoverable device waits for its next daemon instead. */
+	if (!fusd_recovery_detach(ep->chan))
+		fusd_channel_kill(ep->chan);
+	if (ep->own != ep->chan) {
+		fusd_channel_kill(ep->own);
+		fusd_channel_put(ep->own);
+	}
+	fusd_channel_put(ep->chan);
+	kfree(ep);
 	return 0;
 }
 
@@ -82,7 +122,7 @@ static bool fusd_channel_registered(struct fusd_channel *chan)
 static ssize_t fusd_control_read(struct file *file, char __user *buf,
 				 size_t count, loff_t *ppos)
 {
-	struct fusd_channel *chan = file->private_data;
+	struct fusd_channel *chan = fusd_ep_chan(file);
 
 	if (!fusd_channel_registered(chan))
 		return -ENODEV;
@@ -94,7 +134,7 @@ static ssize_t fusd_control_read(struct file *file, char __user *buf,
 static ssize_t fusd_control_write(struct file *file, const char __user *buf,
 				  size_t count, loff_t *ppos)
 {
-	struct fusd_channel *chan = file->private_data;
+	struct fusd_channel *chan = fusd_ep_chan(file);
 
 	if (!fusd_channel_registered(chan))
 		return -ENODEV;
@@ -103,7 +143,7 @@ static ssize_t fusd_control_write(struct file *file, const char __user *buf,
 
 static __poll_t fusd_control_poll(struct file *file, poll_table *wait)
 {
-	struct fusd_channel *chan = file->private_data;
+	struct fusd_channel *chan = fusd_ep_chan(file);
 	__poll_t mask = EPOLLOUT | EPOLLWRNORM;
 
 	poll_wait(file, &chan->readers, wait);
@@ -118,10 +158,46 @@ static __poll_t fusd_control_poll(struct file *file, poll_table *wait)
  * size up (copy_struct_from_user: a zero tail it does not know is fine,
  * any other is -E2BIG).  What goes back is cut to the caller's size.
  */
-static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
+/*
+ * FUSD_REGISTER_ATTACH: this fresh endpoint takes over the channel of the
+ * recoverable device 'args->name', whose daemon is gone.
+ */
+static long fusd_ioc_attach(struct fusd_endpoint *ep,
+			    struct fusd_register *args)
+{
+	struct fusd_channel *own = ep->own, *old;
+	long ret;
+
+	if (!memchr(args->name, '\0', sizeof(args->name)))
+		return -ENAMETOOLONG;
+	old = fusd_registry_get_channel(args->name);
+	if (!old)
+		return -ENOENT;
+	mutex_lock(&own->reg_lock);
+	if (own->dev || ep->chan != own)
+		ret = -EBUSY;
+	else
+		ret = fusd_recovery_attach(old, own, args);
+	if (!ret) {
+		/* The endpoint serves it from now on, with the reference
+		 * taken above; pairs with smp_load_acquire() in
+		 * fusd_ep_chan().
+		 */
+		smp_store_release(&ep->chan, old);
+	}
+	mutex_unlock(&own->reg_lock);
+	if (ret)
+		fusd_channel_put(old);
+	return ret;
+}
+
+static long fusd_ioc_register(struct file *file, void __user *uarg,
 			      size_t usize)
 {
+	struct fusd_endpoint *ep = file->private_data;
+	struct fusd_channel *chan = ep->own;
 	struct fusd_register *args;
+	bool recover;
 	long ret;
 
 	args = kzalloc(sizeof(*args), GFP_KERNEL);
@@ -136,12 +212,22 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
 		goto out;
 	ret = -EINVAL;
 	if (args->size != usize || args->flags & ~FUSD_REGISTER_FLAGS_ALL ||
-	    args->reserved0 ||
-	    memchr_inv(args->reserved, 0, sizeof(args->reserved)))
+	    args->reserved0 || args->reserved)
 		goto out;
+	/* 1.4's fields: only with what they belong to. */
+	recover = args->minor >= 4 &&
+		  args->features & FUSD_FEATURE_RECOVERY;
+	if ((args->grace_ms && !recover) ||
+	    (args->resend && !(args->flags & FUSD_REGISTER_ATTACH)) ||
+	    (args->flags & FUSD_REGISTER_ATTACH && args->minor < 4))
+		goto out;
+	if (args->flags & FUSD_REGISTER_ATTACH) {
+		ret = fusd_ioc_attach(ep, args);
+		goto copy_out;
+	}
 
 	mutex_lock(&chan->reg_lock);
-	if (chan->dev) {
+	if (chan->dev || ep->chan != chan) {
 		ret = -EBUSY;
 	} else {
 		chan->proto_minor = min_t(u16, args->minor, FUSD_PROTO_MINOR);
@@ -151,19 +237,25 @@ static long fusd_ioc_register(struct fusd_channel *chan, void __user *uarg,
 		 */
 		if (chan->proto_minor >= 1)
 			chan->features = args->features & FUSD_FEATURES_ALL;
+		chan->grace_ms = min(args->grace_ms, READ_ONCE(fusd_max_grace_ms));
+		if (!chan->grace_ms)
+			chan->features &= ~FUSD_FEATURE_RECOVERY;
 		args->minor = chan->proto_minor;
 		args->io_max = chan->io_max;
 		args->features = chan->features;
 		args->supported = FUSD_FEATURES_ALL;
+		args->grace_ms = chan->grace_ms;
 		ret = fusd_device_register(chan, args);
 		if (ret) {
 			/* Nothing of a refused REGISTER stays on the channel. */
 			chan->proto_minor = 0;
 			chan->reg_flags = 0;
 			chan->features = 0;
+			chan->grace_ms = 0;
 		}
 	}
 	mutex_unlock(&chan->reg_lock);
+copy_out:
 	if (!ret && copy_to_user(uarg, args, min(usize, sizeof(*args))))
 		ret = -EFAULT;	/* the device stays; the daemon may close */
 out:
@@ -293,7 +385,7 @@ static bool fusd_ioc_fits(unsigned int cmd, unsigned int dir, size_t min)
 static long fusd_control_ioctl(struct file *file, unsigned int cmd,
 			       unsigned long arg)
 {
-	struct fusd_channel *chan = file->private_data;
+	struct fusd_channel *chan = fusd_ep_chan(file);
 	void __user *uarg = (void __user *)arg;
 	size_t usize = _IOC_SIZE(cmd);
 
@@ -304,7 +396,7 @@ static long fusd_control_ioctl(struct file *file, unsigned int cmd,
 		if (!fusd_ioc_fits(cmd, _IOC_READ | _IOC_WRITE,
 				   FUSD_REGISTER_SIZE_V1_0))
 			break;
-		return fusd_ioc_register(chan, uarg, usize);
+		return fusd_ioc_register(file, uarg, usize);
 	case FUSD_IOC_NR_VERSION:
 		if (!fusd_ioc_fits(cmd, _IOC_READ, FUSD_VERSION_SIZE_V1_0))
 			break;

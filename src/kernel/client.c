@@ -70,6 +70,7 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 		return -ENOMEM;
 	ff->fdev = fdev;
 	ff->chan = chan;
+	ff->filp = file;
 	init_waitqueue_head(&ff->poll_wq);
 	/* Without poll support from the daemon: always ready, as a driver
 	 * without a poll method.
@@ -287,6 +288,9 @@ static __poll_t fusd_client_poll(struct file *file, poll_table *wait)
 	poll_wait(file, &ff->poll_wq, wait);
 	if (READ_ONCE(ff->chan->dead))
 		return EPOLLERR | EPOLLHUP;
+	/* Between two daemons (recovery): nothing is ready. */
+	if (READ_ONCE(ff->chan->detached))
+		return 0;
 	return READ_ONCE(ff->poll_mask);
 }
 

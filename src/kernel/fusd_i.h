@@ -33,6 +33,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 
 #include <linux/fusd.h>
 
@@ -63,8 +64,20 @@ struct fusd_channel {
 	u32 batch_max;			/* requests per read(), 0: no limit */
 	u32 io_max;			/* most payload bytes per READ/WRITE */
 
-	const struct cred *cred;	/* daemon's credentials at open */
-	struct pid *owner;		/* daemon's thread group (pid ns too) */
+	/* The daemon's credentials at open and its thread group (pid ns
+	 * too): replaced when a new daemon attaches (RCU).
+	 */
+	const struct cred __rcu *cred;
+	struct pid __rcu *owner;
+
+	/* Recovery (recovery.c): the daemon is gone and the device waits
+	 * for the next one (reg_lock and chan->lock to set, either to read).
+	 */
+	bool detached;
+	u32 grace_ms;			/* granted FUSD_FEATURE_RECOVERY wait */
+	unsigned long grace_end;	/* jiffies: the wait ends (reg_lock) */
+	struct delayed_work grace_work;	/* ends the wait */
+	struct list_head detached_entry;	/* in the detached list */
 };
 
 struct fusd_device {
@@ -87,6 +100,8 @@ struct fusd_file {
 	wait_queue_head_t poll_wq;
 	__poll_t poll_mask;		/* set by the daemon's notifications */
 	bool opened;			/* the daemon accepted the OPEN */
+	struct file *filp;		/* its file: position and flags */
+	u64 cookie;			/* FUSD_REPLY_COOKIE, for REOPEN */
 	struct fusd_call *release;	/* prepared at open, sent at close */
 };
 
@@ -168,6 +183,15 @@ struct fusd_call {
 int fusd_control_init(void);
 void fusd_control_exit(void);
 void fusd_channel_put(struct fusd_channel *chan);
+void fusd_channel_kill(struct fusd_channel *chan);
+
+/* recovery.c: a device that outlives its daemon */
+extern unsigned int fusd_max_grace_ms;
+void fusd_recovery_init_channel(struct fusd_channel *chan);
+bool fusd_recovery_detach(struct fusd_channel *chan);
+int fusd_recovery_attach(struct fusd_channel *old, struct fusd_channel *own,
+			 struct fusd_register *args);
+void fusd_recovery_exit(void);
 
 /* call.c: requests and replies */
 extern unsigned int fusd_max_pending;
@@ -190,6 +214,9 @@ void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
 void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 			       __poll_t mask);
+void fusd_call_unlink_locked(struct fusd_channel *chan,
+			     struct fusd_call *call);
+void fusd_wake_reader(struct fusd_channel *chan);
 
 /* pages.c: the caller's pages, for a data path with one copy */
 extern unsigned int fusd_direct_min;
@@ -228,6 +255,8 @@ void fusd_registry_exit(void);
 int fusd_device_register(struct fusd_channel *chan,
 			 struct fusd_register *args);
 void fusd_device_unregister(struct fusd_device *fdev);
+struct fusd_channel *fusd_registry_get_channel(const char *name);
+bool fusd_registry_may_attach(const struct cred *cred, kuid_t owner);
 size_t fusd_registry_status(char *buf, size_t size);
 
 /* client.c: file operations of a registered device */

@@ -38,6 +38,7 @@ err_registry:
 
 static void __exit fusd_exit(void)
 {
+	fusd_recovery_exit();
 	fusd_status_exit();
 	fusd_control_exit();
 	fusd_registry_exit();

@@ -213,7 +213,7 @@ int fusd_client_mmap(struct file *file, struct vm_area_struct *vma)
 
 	if (!(chan->features & FUSD_FEATURE_MMAP))
 		return -ENODEV;
-	if (task_tgid(current) == chan->owner)
+	if (task_tgid(current) == rcu_access_pointer(chan->owner))
 		return -EDEADLK;
 	call = fusd_call_new(chan, ff->fh, FUSD_OP_MMAP, 0);
 	if (!call)

@@ -341,6 +341,18 @@ static bool fusd_policy_admin(struct fusd_policy *pol, const struct cred *cred)
 	return pol->admin;
 }
 
+/*
+ * May a daemon whose channel has 'cred' take over a device owned by
+ * 'owner' (recovery)?  Its owner may, and CAP_SYS_ADMIN, both judged on
+ * the channel's credentials as REGISTER's policy is.
+ */
+bool fusd_registry_may_attach(const struct cred *cred, kuid_t owner)
+{
+	struct fusd_policy pol = { .admin = -1 };
+
+	return uid_eq(cred->fsuid, owner) || fusd_policy_admin(&pol, cred);
+}
+
 /* Does 'str' start with 'prefix' and go on after it? */
 static bool fusd_has_prefix(const char *str, const char *prefix)
 {
@@ -452,6 +464,7 @@ static int fusd_check_limits_locked(struct fusd_policy *pol,
 
 int fusd_device_register(struct fusd_channel *chan, struct fusd_register *args)
 {
+	const struct cred *cred;
 	char devname[FUSD_NAME_MAX];
 	struct fusd_policy pol;
 	struct fusd_device *fdev;
@@ -492,13 +505,15 @@ int fusd_device_register(struct fusd_channel *chan, struct fusd_register *args)
 			goto err_free;
 	}
 
+	/* A channel registers before anyone else can see it. */
+	cred = rcu_dereference_protected(chan->cred, 1);
 	fdev->mode = args->mode;
-	fdev->uid = chan->cred->fsuid;
-	fdev->gid = chan->cred->fsgid;
+	fdev->uid = cred->fsuid;
+	fdev->gid = cred->fsgid;
 
-	fusd_policy_get(&pol, chan->cred);
+	fusd_policy_get(&pol, cred);
 	if (!fusd_policy_allows(&pol, fdev, devname) &&
-	    !fusd_policy_admin(&pol, chan->cred)) {
+	    !fusd_policy_admin(&pol, cred)) {
 		ret = -EPERM;
 		goto err_free;
 	}
@@ -530,7 +545,7 @@ int fusd_device_register(struct fusd_channel *chan, struct fusd_register *args)
 		ret = -EEXIST;
 		goto err_unlock;
 	}
-	ret = fusd_check_limits_locked(&pol, chan->cred, fdev->uid);
+	ret = fusd_check_limits_locked(&pol, cred, fdev->uid);
 	if (ret)
 		goto err_unlock;
 	ret = cdev_device_add(&fdev->cdev, &fdev->dev);
@@ -574,6 +589,29 @@ void fusd_device_unregister(struct fusd_device *fdev)
 	put_device(&fdev->dev);
 }
 
+/*
+ * The channel of the device whose node is 'name' ("/dev/" optional, as at
+ * registration), with a reference, or NULL.
+ */
+struct fusd_channel *fusd_registry_get_channel(const char *name)
+{
+	struct fusd_channel *chan = NULL;
+	struct fusd_device *fdev;
+
+	if (!strncmp(name, "/dev/", 5))
+		name += 5;
+	mutex_lock(&fusd_registry_lock);
+	list_for_each_entry(fdev, &fusd_devices, entry) {
+		if (!strcmp(fdev->name, name)) {
+			chan = fdev->chan;
+			kref_get(&chan->kref);
+			break;
+		}
+	}
+	mutex_unlock(&fusd_registry_lock);
+	return chan;
+}
+
 /* The classic status table: one line per device, then a summary. */
 size_t fusd_registry_status(char *buf, size_t size)
 {
@@ -590,9 +628,11 @@ size_t fusd_registry_status(char *buf, size_t size)
 		struct fusd_stats st;
 
 		fusd_channel_stats(fdev->chan, &st);
+		rcu_read_lock();
 		len += scnprintf(buf + len, size - len, "%-8d %-6llu %s\n",
-				 pid_vnr(fdev->chan->owner),
+				 pid_vnr(rcu_dereference(fdev->chan->owner)),
 				 (unsigned long long)st.open_files, fdev->name);
+		rcu_read_unlock();
 		devices++;
 		clients += st.open_files;
 	}

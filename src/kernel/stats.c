@@ -32,7 +32,13 @@ static ssize_t owner_pid_show(struct device *dev,
 			      struct device_attribute *attr, char *buf)
 {
 	/* As the reader's pid namespace sees it (0: not visible there). */
-	return sysfs_emit(buf, "%d\n", pid_vnr(fusd_dev_chan(dev)->owner));
+	struct fusd_channel *chan = fusd_dev_chan(dev);
+	int pid;
+
+	rcu_read_lock();
+	pid = pid_vnr(rcu_dereference(chan->owner));
+	rcu_read_unlock();
+	return sysfs_emit(buf, "%d\n", pid);
 }
 static DEVICE_ATTR_RO(owner_pid);
 

@@ -497,7 +497,7 @@ static void test_exchange_partial_batch(void **state)
 	n1 = put_reply(out, ida, 3, "one", 3);
 	n2 = put_reply(out + n1, idb, 0, NULL, 0);
 	memcpy(&bad, out + n1, RSIZE);
-	bad.reserved[0] = 1;			/* must be 0 */
+	bad.reserved = 1;			/* must be 0 */
 	memcpy(out + n1, &bad, RSIZE);
 	ex_init(&ex, out, n1 + n2, in, sizeof(in), 0);
 	assert_int_equal(ioctl(chan, FUSD_IOC_EXCHANGE, &ex), 0);

@@ -1012,9 +1012,15 @@ static int reply_fits(const struct dev *d, const struct pcall *p,
 	int64_t res = rep->result;
 	unsigned int dir = _IOC_DIR(p->cmd);
 
-	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL || rep->reserved[0] ||
-	    rep->reserved[1])
+	if (rep->flags & ~FUSD_REPLY_FLAGS_ALL || rep->reserved)
 		return 0;
+	if (rep->flags & FUSD_REPLY_COOKIE) {
+		if (!(d->features & FUSD_FEATURE_RECOVERY) ||
+		    p->op == FUSD_OP_INTERRUPT)
+			return 0;
+	} else if (rep->cookie) {
+		return 0;
+	}
 	if (rep->flags & FUSD_REPLY_POLL) {
 		if (!(d->features & FUSD_FEATURE_REPLY_POLL) ||
 		    rep->poll_mask & ~(uint32_t)POLL_BITS ||
@@ -1309,8 +1315,12 @@ static size_t any_reply(uint64_t id, unsigned char *out)
 	rep.result = pct(50) ? 0 : (int64_t)rnd();
 	if (pct(20))
 		rep.flags = (uint32_t)rnd();
-	if (pct(20))
-		rep.reserved[below(2)] = rnd();
+	if (pct(20)) {
+		if (pct(50))
+			rep.cookie = rnd();
+		else
+			rep.reserved = rnd();
+	}
 	put_reply(out, &rep);
 	fill_random(out + RSIZE, len);
 	return RSIZE + len;
@@ -1386,8 +1396,12 @@ static size_t mutated_reply(struct dev *d, unsigned char *out, int pending)
 				(uint32_t)rnd();
 			break;
 		case 9:
-			rep.reserved[below(2)] = pct(50) ? 1ULL << below(64) :
-				rnd();
+			if (pct(50))
+				rep.cookie = pct(50) ? 1ULL << below(64) :
+					rnd();
+			else
+				rep.reserved = pct(50) ? 1ULL << below(64) :
+					rnd();
 			break;
 		case 10:
 			rep.offset = (int64_t)rnd();
@@ -1805,7 +1819,11 @@ static void ioc_content(struct dev *d, unsigned int nr, size_t usize,
 		r.minor = (uint16_t)PICK(minors);
 		r.mode = (uint32_t)below(01000);
 		r.flags = (uint32_t)below(FUSD_REGISTER_FLAGS_ALL + 1);
-		r.features = pct(50) ? rnd() : FUSD_FEATURE_REPLY_POLL;
+		/* Never recoverable: a closed fresh channel's node must go
+		 * at once, as the model expects (recovery: test_recovery).
+		 */
+		r.features = (pct(50) ? rnd() : FUSD_FEATURE_REPLY_POLL) &
+			     ~FUSD_FEATURE_RECOVERY;
 		gen_name(r.name, sizeof(r.name));
 		if (pct(15))
 			gen_name(r.devname, sizeof(r.devname));
@@ -1817,7 +1835,13 @@ static void ioc_content(struct dev *d, unsigned int nr, size_t usize,
 			case 1: r.size = (uint32_t)rnd(); break;
 			case 2: r.flags |= 1U << below(32); break;
 			case 3: r.reserved0 = 1U << below(32); break;
-			case 4: r.reserved[below(2)] = rnd(); break;
+			case 4:
+				switch (below(3)) {
+				case 0: r.grace_ms = (uint32_t)rnd(); break;
+				case 1: r.resend = (uint32_t)rnd(); break;
+				default: r.reserved = rnd(); break;
+				}
+				break;
 			case 5: r.mode = (uint32_t)rnd(); break;
 			case 6: memset(r.name, 'n', sizeof(r.name)); break;
 			case 7: memset(r.devname, 'd', sizeof(r.devname)); break;
@@ -1978,9 +2002,12 @@ static void reg_expect(const struct fusd_register *r, size_t usize,
 {
 	int name_long = strnlen(r->name, FUSD_NAME_MAX) == FUSD_NAME_MAX;
 	int dev_long = strnlen(r->devname, FUSD_NAME_MAX) == FUSD_NAME_MAX;
+	int attach = !!(r->flags & FUSD_REGISTER_ATTACH);
+	int recover = r->minor >= 4 && r->features & FUSD_FEATURE_RECOVERY;
 	int bad = r->size != usize || r->flags & ~FUSD_REGISTER_FLAGS_ALL ||
-		  r->reserved0 || r->reserved[0] || r->reserved[1] ||
-		  r->mode & ~0777U;
+		  r->reserved0 || r->reserved || r->mode & ~0777U ||
+		  (r->grace_ms && !recover) || (r->resend && !attach) ||
+		  (attach && r->minor < 4);
 	char *q;
 
 	name[0] = devname[0] = '\0';
@@ -2007,10 +2034,15 @@ static void reg_expect(const struct fusd_register *r, size_t usize,
 		allow(w, ENAMETOOLONG);	/* the contract says EINVAL */
 	if (name_long || dev_long)
 		allow(w, EINVAL);
-	if (registered)
+	if (attach) {
+		/* Nothing here waits for a daemon: never taken over. */
+		allow(w, ENOENT);
 		allow(w, EBUSY);
-	else if (!w->n)
+	} else if (registered) {
+		allow(w, EBUSY);
+	} else if (!w->n) {
 		allow(w, live_name(name, devname) ? EEXIST : 0);
+	}
 }
 
 /*
@@ -2095,6 +2127,7 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	uint64_t granted = d ? d->features : f->features;
 	uint16_t reg_minor_in;
 	uint64_t reg_features_in;
+	uint32_t reg_grace_in;
 	struct want w = { 0 };
 	long r;
 
@@ -2122,6 +2155,7 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 	memcpy(&io_want, arg, sizeof(io_want));
 	reg_minor_in = reg.minor;
 	reg_features_in = reg.features;
+	reg_grace_in = reg.grace_ms;
 	is_copy = nr == FUSD_IOC_NR_COPY_FROM_CALLER ||
 		  nr == FUSD_IOC_NR_COPY_TO_CALLER;
 
@@ -2302,6 +2336,9 @@ static void fuzz_ioctl(struct dev *d, struct fresh *f)
 		 */
 		f->features = reg_minor_in ? reg_features_in &
 			      FUSD_FEATURES_ALL : 0;
+		/* Recovery is granted only with a grace period. */
+		if (!reg_grace_in)
+			f->features &= ~FUSD_FEATURE_RECOVERY;
 		if (!ro) {
 			memcpy(&reg, arg, sizeof(reg));
 			CHECK(reg.features == f->features,
@@ -2667,7 +2704,7 @@ static void test_fuzz_channels(void **state)
 
 	/* fuzz0 may use EXCHANGE and SET_IO_MAX, fuzz1 gets EOPNOTSUPP. */
 	dev_up(&devs[0], "fuzz0", FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL,
-	       FUSD_FEATURES_ALL);
+	       FUSD_FEATURES_ALL & ~FUSD_FEATURE_RECOVERY);
 	dev_up(&devs[1], "fuzz1", 0, 0);
 	for (i = 0; i < NDEV; i++) {
 		int k;

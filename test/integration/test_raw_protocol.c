@@ -241,7 +241,7 @@ static ssize_t write_reply(uint64_t id, int64_t result, uint16_t opcode,
 	rep.result = result;
 	rep.flags = flags;
 	rep.offset = offset;
-	rep.reserved[1] = reserved;
+	rep.reserved = reserved;
 	memcpy(buf, &rep, sizeof(rep));
 	memset(buf + sizeof(rep), 'd', datalen);
 	return write(chan, buf, sizeof(rep) + datalen);

@@ -93,7 +93,7 @@ static void bad_flags(struct fusd_register *r)
 
 static void bad_reserved(struct fusd_register *r)
 {
-	r->reserved[1] = 1;
+	r->reserved = 1;
 }
 
 static void test_bad_structs(void **state)

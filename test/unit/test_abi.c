@@ -34,13 +34,19 @@ static void test_offsets(void **state)
 	assert_int_equal(offsetof(struct fusd_reply, flags), 32);
 	/* 1.1: the former reserved0 of the reply. */
 	assert_int_equal(offsetof(struct fusd_reply, poll_mask), 36);
-	assert_int_equal(offsetof(struct fusd_reply, reserved), 40);
+	/* 1.4: reserved[0] became the cookie. */
+	assert_int_equal(offsetof(struct fusd_reply, cookie), 40);
+	assert_int_equal(offsetof(struct fusd_reply, reserved), 48);
 	assert_int_equal(offsetof(struct fusd_register, name), 16);
 	assert_int_equal(offsetof(struct fusd_register, dev_major), 400);
 	/* 1.1: the first two of 1.0's four reserved words. */
 	assert_int_equal(offsetof(struct fusd_register, features), 416);
 	assert_int_equal(offsetof(struct fusd_register, supported), 424);
-	assert_int_equal(offsetof(struct fusd_register, reserved), 432);
+	/* 1.4: reserved[0] became grace_ms and resend. */
+	assert_int_equal(offsetof(struct fusd_register, grace_ms), 432);
+	assert_int_equal(offsetof(struct fusd_register, resend), 436);
+	assert_int_equal(offsetof(struct fusd_register, reserved), 440);
+	assert_int_equal(offsetof(struct fusd_request, u.reopen.cookie), 56);
 	/* 1.3: mmap, inside the request union and a reply payload. */
 	assert_int_equal(offsetof(struct fusd_request, u.mmap.offset), 48);
 	assert_int_equal(offsetof(struct fusd_request, u.mmap.length), 56);
@@ -72,7 +78,13 @@ static void test_ioctl_numbers(void **state)
 	/* Feature and flag bits of 1.1. */
 	assert_true(FUSD_FEATURE_REPLY_POLL == 1);
 	assert_int_equal(FUSD_REPLY_POLL, 2);
-	assert_int_equal(FUSD_REPLY_FLAGS_ALL, 3);
+	/* ... and of 1.3, 1.4. */
+	assert_true(FUSD_FEATURE_MMAP == 8 && FUSD_FEATURE_RECOVERY == 16);
+	assert_int_equal(FUSD_REPLY_COOKIE, 4);
+	assert_int_equal(FUSD_REPLY_FLAGS_ALL, 7);
+	assert_int_equal(FUSD_REGISTER_ATTACH, 4);
+	assert_int_equal(FUSD_OP_REOPEN, 12);
+	assert_int_equal(FUSD_REQ_RESENT, 2);
 	assert_true(FUSD_MSG_MAX >= FUSD_IO_MAX + sizeof(struct fusd_request));
 }
 

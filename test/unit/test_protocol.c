@@ -115,7 +115,7 @@ static void test_reply_encoding(void **state)
 	assert_int_equal(rep.flags, FUSD_REPLY_SET_OFFSET);
 	assert_int_equal(rep.offset, 42);
 	assert_int_equal(rep.poll_mask, 0);
-	assert_int_equal(rep.reserved[0] | rep.reserved[1], 0);
+	assert_int_equal(rep.cookie | rep.reserved, 0);
 
 	req.hdr.opcode = FUSD_OP_OPEN;	/* no offset for non-I/O calls */
 	assert_int_equal(fusd_proto_reply(&rep, &req, -EACCES, 42, 0), sizeof(rep));

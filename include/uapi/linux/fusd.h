@@ -220,6 +220,43 @@
  *                    for the answer is the same as for every call (see
  *                    "Signals"; SIGKILL always ends it).
  *
+ * Recovery (feature FUSD_FEATURE_RECOVERY, 1.4): a device that outlives
+ *   its daemon, so that a daemon can crash or be upgraded while clients
+ *   keep their files open and never see an error.
+ *   - A daemon asks for it in FUSD_IOC_REGISTER with 'grace_ms' > 0 (the
+ *     kernel grants at most its module parameter max_grace_ms, default
+ *     60000, and writes back what it granted).  When that channel closes
+ *     (the daemon exits or is killed), the node and the clients' open
+ *     files stay for the grace period.  Calls the daemon had read and not
+ *     answered wait for the next daemon; new calls are queued for it
+ *     (O_NONBLOCK ones fail with EAGAIN); poll() reports nothing ready.
+ *     A signal ends a caller's wait as for a call not yet read.
+ *   - Attach: a new daemon of the same owner (a control node opened
+ *     with the node owner's fsuid, or with CAP_SYS_ADMIN: the credentials
+ *     REGISTER's policy judges) registers the same name with
+ *     FUSD_REGISTER_ATTACH, the same FUSD_REGISTER_FLUSH/POLL flags and
+ *     minor 4 or later.  Errors: -ENOENT no device of that name, -EBUSY
+ *     its daemon is still there (or it is not recoverable), -EPERM
+ *     another owner, -EINVAL other flags.  It negotiates features afresh
+ *     (ask FUSD_FEATURE_RECOVERY again to stay recoverable).  It reads
+ *     first one FUSD_OP_REOPEN per open file, then the calls the previous
+ *     daemon had read but not answered: those whose opcode has its bit
+ *     (1 << opcode) in 'resend' come again with FUSD_REQ_RESENT in
+ *     'flags', under their old ids (so ids are not in order after an
+ *     attach); the others fail with EIO.  Then the calls queued since.
+ *     Every file's poll mask is back to its registration default.
+ *   - No attach within the grace period: the daemon's death as without
+ *     recovery (EPIPE, node removed, EPOLLERR | EPOLLHUP).
+ *   FUSD_OP_REOPEN   an open file the previous daemon had: 'fh' (the same
+ *                    handle), 'f_flags', u.reopen.offset (the file
+ *                    position) and u.reopen.cookie (what the previous
+ *                    daemon last set for it with FUSD_REPLY_COOKIE, 0 if
+ *                    never).  No reply (one is consumed silently).
+ *   A reply with FUSD_REPLY_COOKIE (feature FUSD_FEATURE_RECOVERY) sets
+ *   the 'cookie' of its call's open file (for an OPEN: of the new file,
+ *   if accepted): an opaque value for the next daemon to rebuild its
+ *   state from.  Without the flag 'cookie' must be 0.
+ *
  * Channel ioctls:
  *   The kernel dispatches on _IOC_NR and reads an argument struct of any
  *   size _IOC_SIZE from its 1.0 size up (copy_struct_from_user rules): a
@@ -331,6 +368,12 @@
  *   1.3 (2026-11-30)  mmap (FUSD_FEATURE_MMAP): FUSD_OP_MMAP, its
  *                     fusd_request.u.mmap and struct fusd_mmap_reply; the
  *                     caller's mapping shares the daemon's shmem pages.
+ *   1.4 (2026-11-30)  recovery (FUSD_FEATURE_RECOVERY): a device outlives
+ *                     its channel for a grace period; FUSD_REGISTER_ATTACH,
+ *                     fusd_register.grace_ms and .resend (formerly
+ *                     reserved[0]); FUSD_OP_REOPEN; FUSD_REQ_RESENT;
+ *                     FUSD_REPLY_COOKIE and fusd_reply.cookie (formerly
+ *                     reserved[0]).
  */
 #ifndef _UAPI_LINUX_FUSD_H
 #define _UAPI_LINUX_FUSD_H
@@ -339,7 +382,7 @@
 #include <linux/ioctl.h>
 
 #define FUSD_PROTO_MAJOR	1
-#define FUSD_PROTO_MINOR	3
+#define FUSD_PROTO_MINOR	4
 
 /* Path of the control node, relative to /dev. */
 #define FUSD_CONTROL_NAME	"fusd/control"
@@ -374,9 +417,11 @@
 #define FUSD_OP_FSYNC		9
 #define FUSD_OP_MMAP		10
 #define FUSD_OP_INTERRUPT	11
+#define FUSD_OP_REOPEN		12
 
 /* fusd_request.flags */
 #define FUSD_REQ_COMPAT		(1U << 0)	/* caller is a 32-bit task */
+#define FUSD_REQ_RESENT		(1U << 1)	/* read by a previous daemon */
 
 /* Daemon -> kernel opcodes. */
 #define FUSD_OP_REPLY		0x100
@@ -425,6 +470,10 @@ struct fusd_request {
 			__u64 id;	/* request that was interrupted */
 		} interrupt;
 		struct {
+			__s64 offset;	/* the file position */
+			__u64 cookie;	/* set by FUSD_REPLY_COOKIE, or 0 */
+		} reopen;
+		struct {
 			__u64 offset;	/* bytes into the device, page aligned */
 			__u64 length;	/* bytes, whole pages */
 			__u32 prot;	/* PROT_READ, PROT_WRITE, PROT_EXEC */
@@ -441,7 +490,8 @@ struct fusd_reply {
 	__s64 offset;		/* new file position, see FUSD_REPLY_SET_OFFSET */
 	__u32 flags;		/* FUSD_REPLY_* */
 	__u32 poll_mask;	/* with FUSD_REPLY_POLL, else must be 0 */
-	__u64 reserved[2];	/* must be 0 */
+	__u64 cookie;		/* with FUSD_REPLY_COOKIE, else must be 0 */
+	__u64 reserved;		/* must be 0 */
 };
 
 /* fusd_reply.flags */
@@ -451,7 +501,12 @@ struct fusd_reply {
  * FUSD_FEATURE_REPLY_POLL.
  */
 #define FUSD_REPLY_POLL		(1U << 1)
-#define FUSD_REPLY_FLAGS_ALL	(FUSD_REPLY_SET_OFFSET | FUSD_REPLY_POLL)
+/* 'cookie' becomes the cookie of the call's open file (FUSD_OP_REOPEN).
+ * Needs FUSD_FEATURE_RECOVERY; not in a reply to an INTERRUPT.
+ */
+#define FUSD_REPLY_COOKIE	(1U << 2)
+#define FUSD_REPLY_FLAGS_ALL	(FUSD_REPLY_SET_OFFSET | FUSD_REPLY_POLL | \
+				 FUSD_REPLY_COOKIE)
 
 /*
  * Poll state of one open file (daemon -> kernel, no reply).  'mask' holds
@@ -507,7 +562,9 @@ struct fusd_register {
 	__u32 reserved0;	/* must be 0 */
 	__u64 features;		/* in: FUSD_FEATURE_* wanted; out: granted */
 	__u64 supported;	/* out: every FUSD_FEATURE_* of this kernel */
-	__u64 reserved[2];	/* must be 0 */
+	__u32 grace_ms;		/* in/out: FUSD_FEATURE_RECOVERY, else 0 */
+	__u32 resend;		/* FUSD_REGISTER_ATTACH: 1 << FUSD_OP_* */
+	__u64 reserved;		/* must be 0 */
 };
 
 #define FUSD_REGISTER_SIZE_V1_0	448	/* 1.1 is the same size */
@@ -515,16 +572,19 @@ struct fusd_register {
 /* fusd_register.flags */
 #define FUSD_REGISTER_FLUSH	(1U << 0)	/* send FUSD_OP_FLUSH on close() */
 #define FUSD_REGISTER_POLL	(1U << 1)	/* files start with mask 0 */
-#define FUSD_REGISTER_FLAGS_ALL	(FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL)
+#define FUSD_REGISTER_ATTACH	(1U << 2)	/* take over a device (1.4) */
+#define FUSD_REGISTER_FLAGS_ALL	(FUSD_REGISTER_FLUSH | FUSD_REGISTER_POLL | \
+				 FUSD_REGISTER_ATTACH)
 
 /* Feature bits (fusd_register.features, fusd_version.features). */
 #define FUSD_FEATURE_REPLY_POLL	(1ULL << 0)	/* FUSD_REPLY_POLL in replies */
 #define FUSD_FEATURE_EXCHANGE	(1ULL << 1)	/* FUSD_IOC_EXCHANGE (1.2) */
 #define FUSD_FEATURE_IO_MAX	(1ULL << 2)	/* FUSD_IOC_SET_IO_MAX (1.2) */
 #define FUSD_FEATURE_MMAP	(1ULL << 3)	/* FUSD_OP_MMAP is sent (1.3) */
+#define FUSD_FEATURE_RECOVERY	(1ULL << 4)	/* outlives its channel (1.4) */
 #define FUSD_FEATURES_ALL	(FUSD_FEATURE_REPLY_POLL | \
 				 FUSD_FEATURE_EXCHANGE | FUSD_FEATURE_IO_MAX | \
-				 FUSD_FEATURE_MMAP)
+				 FUSD_FEATURE_MMAP | FUSD_FEATURE_RECOVERY)
 
 /* FUSD_IOC_COPY_FROM_CALLER / FUSD_IOC_COPY_TO_CALLER argument. */
 struct fusd_copy {
