@@ -18,6 +18,7 @@
 #ifndef FUSD_H
 #define FUSD_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include <sys/select.h>
 
@@ -138,6 +139,18 @@ typedef struct fusd_file_operations {
 	/** fsync(2)/fdatasync(2).  NULL: fails -EINVAL, as for a kernel
 	 * driver without fsync. */
 	int (*fsync)(struct fusd_file_info *file, int datasync);
+	/**
+	 * A recoverable device (fusd_register_recoverable()) taken over
+	 * from a previous daemon: called once for each file a client still
+	 * holds open, before any call on it.  @p cookie is what the
+	 * previous daemon last set for the file with fusd_set_cookie() (0 if
+	 * never); *fusd_get_offset(@p file) is its position and
+	 * @p file->flags its O_* flags.  Rebuild the file's state here (set
+	 * private_data).  The return value is ignored: the file stays open
+	 * until its client closes it.  NULL: nothing to rebuild.  (libfusd
+	 * 1.4)
+	 */
+	int (*reopen)(struct fusd_file_info *file, uint64_t cookie);
 } fusd_file_operations_t;
 
 struct fusd_request;
@@ -219,6 +232,66 @@ int fusd_register_size(const char *name, const char *clazz,
 #define fusd_register(name, clazz, devname, mode, device_info, fops)        \
 	fusd_register_size(name, clazz, devname, mode, device_info, fops,   \
 			   sizeof(struct fusd_file_operations))
+
+/** Recovery options of fusd_register_recoverable(). */
+struct fusd_recovery {
+	/** in: how long (ms) the device, its node and its clients' open
+	 * files wait for a new daemon after this one exits or crashes (the
+	 * fusd module caps it with its parameter max_grace_ms, 60 s by
+	 * default); out: what was granted, 0 if the kernel has no recovery
+	 * (then the device is an ordinary one). */
+	unsigned int grace_ms;
+	/** in: the calls the previous daemon had received but not answered
+	 * that this one wants again (their fusd_msg flags carry
+	 * FUSD_REQ_RESENT): bit (1 << FUSD_OP_*) for each kind, or
+	 * FUSD_RESEND_ALL.  The others fail with EIO in their callers. */
+	unsigned int resend;
+	/** out: 1 if a device waiting for its daemon was taken over, 0 if
+	 * it was registered afresh. */
+	int attached;
+};
+
+/** Every kind of call, for fusd_recovery.resend. */
+#define FUSD_RESEND_ALL							\
+	((1U << FUSD_OP_OPEN) | (1U << FUSD_OP_READ) |			\
+	 (1U << FUSD_OP_WRITE) | (1U << FUSD_OP_LLSEEK) |		\
+	 (1U << FUSD_OP_IOCTL) | (1U << FUSD_OP_FLUSH) |		\
+	 (1U << FUSD_OP_FSYNC) | (1U << FUSD_OP_MMAP))
+
+/**
+ * fusd_register() for a device that outlives its daemon: when this
+ * process exits or is killed, /dev/NAME and every client's open file stay
+ * for @p rec->grace_ms, calls wait, and the next process that calls this
+ * function with the same name (the same user, or CAP_SYS_ADMIN) takes the
+ * device over: its reopen callback hears of each open file, then it gets
+ * the calls @p rec->resend asks for, then new ones.  Clients notice
+ * nothing but the pause.  Without a waiting device it registers one, as
+ * fusd_register() does.  Use the fusd_register_recoverable() macro.
+ * @return as fusd_register(); errno EINVAL without @p rec or with
+ *         grace_ms 0, EBUSY if a daemon serves the device now, EPERM if
+ *         another user's device waits under this name.  (libfusd 1.4)
+ */
+int fusd_register_recoverable_size(const char *name, const char *clazz,
+				   const char *devname, mode_t mode,
+				   void *device_info,
+				   const struct fusd_file_operations *fops,
+				   size_t fops_size, struct fusd_recovery *rec);
+
+#define fusd_register_recoverable(name, clazz, devname, mode, device_info, \
+				  fops, rec)				    \
+	fusd_register_recoverable_size(name, clazz, devname, mode,	    \
+				       device_info, fops,		    \
+				       sizeof(struct fusd_file_operations), \
+				       rec)
+
+/**
+ * Remember @p cookie for the open file of the call @p file (sent with the
+ * call's answer): after a restart of a recoverable device, the next
+ * daemon's reopen callback gets it.  An integer, never a pointer: it
+ * must mean something to another process.  Typically set in open.
+ * @return 0, or -1 with errno EINVAL.  (libfusd 1.4)
+ */
+int fusd_set_cookie(struct fusd_file_info *file, uint64_t cookie);
 
 /** Remove a device: its node disappears and open files fail with EPIPE.
  * @return 0, or -1 with errno EBADF if @p fd is not a fusd device. */

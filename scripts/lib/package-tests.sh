@@ -324,7 +324,7 @@ fusd_package_tests() {
 		grep -qz "postinstall.*dkms add -m fusd -v $version.*dkms install.*preuninstall.*dkms remove -m fusd -v $version" \
 		<<<"$(rpm -qp --scripts "$r/fusd-dkms-$rv.noarch.rpm" | tr '\n' ' ')"
 	check "rpm: libfusd holds the shared library" \
-		rpm_has "$r/libfusd-$rv.x86_64.rpm" /usr/lib64/libfusd.so.1 /usr/lib64/libfusd.so.1.3.0
+		rpm_has "$r/libfusd-$rv.x86_64.rpm" /usr/lib64/libfusd.so.1 /usr/lib64/libfusd.so.1.4.0
 	check "rpm: libfusd-devel holds headers, .so, .pc and man pages" \
 		rpm_has "$r/libfusd-devel-$rv.x86_64.rpm" /usr/include/fusd.h \
 		/usr/include/linux/fusd.h /usr/lib64/libfusd.so /usr/lib64/pkgconfig/libfusd.pc \

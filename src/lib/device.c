@@ -185,8 +185,8 @@ static int fusd_set_field(char *dst, const char *src)
 static int fusd_register_ioctl(int fd, struct fusd_register *reg,
 			       int has_mmap)
 {
-	reg->features = FUSD_FEATURE_REPLY_POLL | FUSD_FEATURE_EXCHANGE |
-			FUSD_FEATURE_IO_MAX;
+	reg->features |= FUSD_FEATURE_REPLY_POLL | FUSD_FEATURE_EXCHANGE |
+			 FUSD_FEATURE_IO_MAX;
 	/* Without a callback, mmap() fails ENODEV in the kernel at once. */
 	if (has_mmap)
 		reg->features |= FUSD_FEATURE_MMAP;
@@ -194,11 +194,46 @@ static int fusd_register_ioctl(int fd, struct fusd_register *reg,
 		return 0;
 	if (errno != EINVAL)
 		return -1;
+	/* An older kernel: nothing of what it lacks may be asked. */
 	reg->features = 0;
 	reg->supported = 0;
+	reg->grace_ms = 0;
+	if (reg->flags & FUSD_REGISTER_ATTACH) {
+		errno = ENOENT;	/* nothing to take over there */
+		return -1;
+	}
 	if (ioctl(fd, FUSD_IOC_REGISTER, reg) < 0)
 		return -1;
 	reg->features = 0;	/* nothing was granted */
+	return 0;
+}
+
+/*
+ * A recoverable device: take over the device 'reg->name' if it waits for
+ * a daemon, else register it afresh; both asking for its grace period.
+ */
+static int fusd_register_recover(int fd, struct fusd_register *reg,
+				 int has_mmap, struct fusd_recovery *rec)
+{
+	reg->features = FUSD_FEATURE_RECOVERY;
+	reg->grace_ms = rec->grace_ms;
+	reg->flags |= FUSD_REGISTER_ATTACH;
+	reg->resend = rec->resend;
+	rec->attached = 0;
+	if (fusd_register_ioctl(fd, reg, has_mmap) == 0) {
+		rec->attached = 1;
+	} else {
+		if (errno != ENOENT)
+			return -1;
+		reg->flags &= ~FUSD_REGISTER_ATTACH;
+		reg->resend = 0;
+		reg->features = FUSD_FEATURE_RECOVERY;
+		reg->grace_ms = rec->grace_ms;
+		if (fusd_register_ioctl(fd, reg, has_mmap) < 0)
+			return -1;
+	}
+	rec->grace_ms = reg->features & FUSD_FEATURE_RECOVERY ?
+			reg->grace_ms : 0;
 	return 0;
 }
 
@@ -233,8 +268,10 @@ static int fusd_register_fops(const char *name, const char *clazz,
 			      const char *devname, mode_t mode,
 			      void *device_info,
 			      const struct fusd_file_operations *fops,
-			      size_t fops_size)
+			      size_t fops_size, struct fusd_recovery *rec)
 {
+	int ret;
+
 	struct fusd_register reg;
 	int fd, saved;
 
@@ -285,13 +322,29 @@ static int fusd_register_fops(const char *name, const char *clazz,
 		errno = saved;
 		return -1;
 	}
-	if (fusd_register_ioctl(fd, &reg, fops->mmap != NULL) < 0) {
+	if (rec)
+		ret = fusd_register_recover(fd, &reg, fops->mmap != NULL, rec);
+	else
+		ret = fusd_register_ioctl(fd, &reg, fops->mmap != NULL);
+	if (ret < 0) {
 		const char *node = strncmp(reg.name, "/dev/", 5) ?
 				   reg.name : reg.name + 5;
 		char p1[FUSD_NAME_MAX], p2[32];
 
 		saved = errno;
+		if (rec && (saved == EBUSY || saved == EPERM))
+			saved = -saved;	/* the take-over's, below */
 		switch (saved) {
+		case -EBUSY:
+			fprintf(stderr,
+				"fusd_register_recoverable: %s: another daemon serves this device now\n",
+				name);
+			break;
+		case -EPERM:
+			fprintf(stderr,
+				"fusd_register_recoverable: %s: the device waiting for a daemon belongs to another user\n",
+				name);
+			break;
 		case EINVAL:	/* mode and flags are fine: a name */
 			fprintf(stderr,
 				"fusd_register: name '%s' or devname '%s' refused: use components of A-Za-z0-9-_.+:@ separated by '/' in a name and by '!' in a devname, none empty, '.' or '..', not under \"fusd\"\n",
@@ -326,7 +379,7 @@ static int fusd_register_fops(const char *name, const char *clazz,
 				name, p2);
 			break;
 		}
-		errno = saved;
+		errno = saved < 0 ? -saved : saved;
 		goto err;
 	}
 	if (!fusd_dev_attach(fd, device_info, fops, fops_size, reg.features))
@@ -346,7 +399,42 @@ FUSD_API int (fusd_register)(const char *name, const char *clazz,
 			     struct fusd_file_operations *fops)
 {
 	return fusd_register_fops(name, clazz, devname, mode, device_info, fops,
-				  FUSD_FOPS_SIZE_V1_0);
+				  FUSD_FOPS_SIZE_V1_0, NULL);
+}
+
+/*
+ * A caller's table of 'fops_size' bytes as this library's: 0, or -1 with
+ * errno (EINVAL: not whole callbacks; E2BIG: callbacks this library does
+ * not know are set).
+ */
+static int fusd_fops_take(const char *name,
+			  const struct fusd_file_operations *fops,
+			  size_t fops_size, struct fusd_file_operations *table)
+{
+	size_t i;
+
+	/* Only whole callback pointers make sense. */
+	if (fops_size % sizeof(fops->open)) {
+		errno = EINVAL;
+		return -1;
+	}
+	/* A newer header's table: fine as long as the callbacks this
+	 * library does not know are unset (the copy_struct_from_user rule).
+	 */
+	for (i = sizeof(*table); i < fops_size; i++) {
+		if (((const unsigned char *)fops)[i]) {
+			fprintf(stderr, "fusd_register: %s: callbacks set that "
+				"this libfusd does not know (table of %zu "
+				"bytes, %zu known)\n", name ? name : "(null)",
+				fops_size, sizeof(*table));
+			errno = E2BIG;
+			return -1;
+		}
+	}
+	memset(table, 0, sizeof(*table));
+	memcpy(table, fops,
+	       fops_size < sizeof(*table) ? fops_size : sizeof(*table));
+	return 0;
 }
 
 /* FUSD_1.1: what fusd_register() of <fusd.h> calls. */
@@ -357,34 +445,38 @@ FUSD_API int fusd_register_size(const char *name, const char *clazz,
 				size_t fops_size)
 {
 	struct fusd_file_operations table;
-	size_t i;
 
 	if (!fops)	/* refused (and reported) as for fusd_register() */
 		return fusd_register_fops(name, clazz, devname, mode,
-					  device_info, NULL, 0);
-	/* Only whole callback pointers make sense. */
-	if (fops_size % sizeof(fops->open)) {
+					  device_info, NULL, 0, NULL);
+	if (fusd_fops_take(name, fops, fops_size, &table))
+		return -1;
+	return fusd_register_fops(name, clazz, devname, mode, device_info,
+				  &table, sizeof(table), NULL);
+}
+
+/* FUSD_1.4: a device that outlives this daemon (see <fusd.h>). */
+FUSD_API int fusd_register_recoverable_size(const char *name,
+					    const char *clazz,
+					    const char *devname, mode_t mode,
+					    void *device_info,
+					    const struct fusd_file_operations *fops,
+					    size_t fops_size,
+					    struct fusd_recovery *rec)
+{
+	struct fusd_file_operations table;
+
+	if (!rec || !rec->grace_ms) {
 		errno = EINVAL;
 		return -1;
 	}
-	/* A newer header's table: fine as long as the callbacks this
-	 * library does not know are unset (the copy_struct_from_user rule).
-	 */
-	for (i = sizeof(table); i < fops_size; i++) {
-		if (((const unsigned char *)fops)[i]) {
-			fprintf(stderr, "fusd_register: %s: callbacks set that "
-				"this libfusd does not know (table of %zu "
-				"bytes, %zu known)\n", name ? name : "(null)",
-				fops_size, sizeof(table));
-			errno = E2BIG;
-			return -1;
-		}
-	}
-	memset(&table, 0, sizeof(table));
-	memcpy(&table, fops,
-	       fops_size < sizeof(table) ? fops_size : sizeof(table));
+	if (!fops)
+		return fusd_register_fops(name, clazz, devname, mode,
+					  device_info, NULL, 0, rec);
+	if (fusd_fops_take(name, fops, fops_size, &table))
+		return -1;
 	return fusd_register_fops(name, clazz, devname, mode, device_info,
-				  &table, sizeof(table));
+				  &table, sizeof(table), rec);
 }
 
 FUSD_API int fusd_unregister(int fd)

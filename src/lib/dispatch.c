@@ -25,6 +25,12 @@ static __thread struct fusd_call_ctx *fusd_running;
 
 static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct);
 
+/* Does this request make the library's record of an open file? */
+static int fusd_opens_file(uint16_t op)
+{
+	return op == FUSD_OP_OPEN || op == FUSD_OP_REOPEN;
+}
+
 static struct fusd_open **fusd_open_slot(struct fusd_dev *dev, uint64_t fh)
 {
 	struct fusd_open **p = &dev->opens[fh % FUSD_OPEN_BUCKETS];
@@ -221,7 +227,7 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 	fusd_lock();
 	ctx->dev = dev;
 	dev->refs++;
-	if (req->hdr.opcode == FUSD_OP_OPEN) {
+	if (fusd_opens_file(req->hdr.opcode)) {
 		o = calloc(1, sizeof(*o));
 		if (o && pthread_mutex_init(&o->poll_lock, NULL)) {
 			free(o);
@@ -244,10 +250,10 @@ static struct fusd_call_ctx *fusd_ctx_new(struct fusd_dev *dev,
 		ctx->info.private_data = o->private_data;
 		ctx->private_in = o->private_data;
 	}
-	if (o || req->hdr.opcode != FUSD_OP_OPEN)
+	if (o || !fusd_opens_file(req->hdr.opcode))
 		fusd_ctx_track_locked(ctx);
 	fusd_unlock();
-	if (!o && req->hdr.opcode == FUSD_OP_OPEN) {
+	if (!o && fusd_opens_file(req->hdr.opcode)) {
 		fusd_lock();
 		ctx->refs = 1;
 		fusd_ctx_put_locked(ctx);
@@ -386,6 +392,12 @@ static long long fusd_call_driver(struct fusd_call_ctx *ctx,
 		return fusd_proto_default_llseek(&ctx->req);
 	case FUSD_OP_MMAP:
 		return fusd_mmap_call(ctx);
+	case FUSD_OP_REOPEN:
+		/* The full position ('u' is shared by every kind). */
+		ctx->offset = ctx->req.u.reopen.offset;
+		if (fops->reopen)
+			fops->reopen(info, ctx->req.u.reopen.cookie);
+		return 0;	/* no answer is needed; one is dropped */
 	}
 	return -ENOSYS;
 }
@@ -646,6 +658,7 @@ static void fusd_handle(struct fusd_dev *dev, struct fusd_buf *owner,
 		cap = sizeof(struct fusd_mmap_reply);
 		break;
 	case FUSD_OP_OPEN:
+	case FUSD_OP_REOPEN:
 	case FUSD_OP_RELEASE:
 	case FUSD_OP_LLSEEK:
 	case FUSD_OP_FLUSH:
@@ -806,7 +819,7 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 		    op == FUSD_OP_RELEASE)
 			fusd_open_remove(ctx->dev, ctx->open);
 	}
-	if (direct && fd >= 0 && !has_mask && op != FUSD_OP_OPEN &&
+	if (direct && fd >= 0 && !has_mask && !fusd_opens_file(op) &&
 	    op != FUSD_OP_MMAP && ctx->refs == 1 &&
 	    fusd_may_hold(ctx->dev)) {
 		fusd_ctx_detach_locked(ctx);
@@ -816,6 +829,10 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 
 	len = fusd_proto_reply(&ctx->reply, &ctx->req, retval, ctx->offset,
 			       data_len);
+	if (ctx->has_cookie && ctx->dev->features & FUSD_FEATURE_RECOVERY) {
+		ctx->reply.flags |= FUSD_REPLY_COOKIE;
+		ctx->reply.cookie = ctx->cookie;
+	}
 	if (detached) {
 		fusd_hold_reply(ctx, len);	/* this loop's: it holds it */
 		return 0;
@@ -834,7 +851,7 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 	if (fd < 0) {
 		ret = -1;
 		err = EPIPE;
-	} else if (direct && !has_mask && op != FUSD_OP_OPEN &&
+	} else if (direct && !has_mask && !fusd_opens_file(op) &&
 		   op != FUSD_OP_MMAP && fusd_hold_reply(ctx, len)) {
 		held = 1;	/* sent, and the reference dropped, by loop.c */
 	} else if (write(fd, &ctx->reply, len) < 0) {
@@ -850,13 +867,27 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 	}
 	if (has_mask && ctx->open)
 		pthread_mutex_unlock(&ctx->open->poll_lock);
-	if (!ret && op == FUSD_OP_OPEN && retval == 0 &&
+	/* A taken-over file's poll mask is back to its default, too. */
+	if (!ret && fusd_opens_file(op) && retval == 0 &&
 	    ctx->dev->fops.poll_diff)
 		fusd_poll_cycle(ctx->dev, &ctx->req, 0);
 	if (!held)
 		fusd_ctx_put(ctx);
 	errno = err ? err : errno;
 	return ret;
+}
+
+FUSD_API int fusd_set_cookie(struct fusd_file_info *file, uint64_t cookie)
+{
+	struct fusd_call_ctx *ctx = (struct fusd_call_ctx *)file;
+
+	if (!ctx) {
+		errno = EINVAL;
+		return -1;
+	}
+	ctx->cookie = cookie;
+	ctx->has_cookie = 1;
+	return 0;
 }
 
 FUSD_API int fusd_return(struct fusd_file_info *file, ssize_t retval)

@@ -100,6 +100,8 @@ struct fusd_call_ctx {
 	int has_poll_mask;	/* the reply carries poll_mask */
 	int mmap_named;		/* MMAP: data holds the memory to map */
 	int detached;		/* held reply only: no open, no device ref */
+	int has_cookie;		/* the reply sets the file's cookie */
+	uint64_t cookie;	/* fusd_set_cookie() */
 	unsigned int poll_mask;	/* FUSD_REPLY_POLL: mask set in the callback */
 	unsigned int poll_seq;	/* its number (fusd_open.poll_seq) */
 	unsigned int poll_cached;	/* poll_diff: the state last reported */

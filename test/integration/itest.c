@@ -605,3 +605,16 @@ void *itest_map(size_t len)
 	assert_true(p != MAP_FAILED);
 	return p;
 }
+
+long itest_meminfo_kb(const char *key)
+{
+	size_t klen = strlen(key);
+	char buf[8192], *at;
+
+	assert_true(itest_slurp("/proc/meminfo", buf, sizeof(buf)) > 0);
+	for (at = buf; at; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
+		if (!strncmp(at, key, klen) && at[klen] == ':')
+			return strtol(at + klen + 1, NULL, 10);
+	fail_msg("no %s in /proc/meminfo", key);
+	return -1;
+}

@@ -101,6 +101,9 @@ void itest_pattern(unsigned char *p, size_t len, unsigned int seed);
 int itest_is_pattern(const unsigned char *p, size_t len, unsigned int seed,
 		     size_t from);
 
+/* A /proc/meminfo figure in kB ("MemFree", "Shmem" ...; asserts). */
+long itest_meminfo_kb(const char *key);
+
 /* Fresh private anonymous read-write memory (asserts). */
 void *itest_map(size_t len);
 

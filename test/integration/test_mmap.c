@@ -847,19 +847,6 @@ static void test_self_map(void **state)
 
 /* --------------------------------------------------------- no leaks */
 
-static long meminfo_kb(const char *key)
-{
-	char buf[8192], *at;
-	size_t klen = strlen(key);
-
-	assert_true(itest_slurp("/proc/meminfo", buf, sizeof(buf)) > 0);
-	for (at = buf; at; at = strchr(at, '\n'), at = at ? at + 1 : NULL)
-		if (!strncmp(at, key, klen) && at[klen] == ':')
-			return strtol(at + klen + 1, NULL, 10);
-	fail_msg("no %s in /proc/meminfo", key);
-	return -1;
-}
-
 /*
  * 1,000 cycles, each a new 64 KiB memfd of the daemon's, mapped, touched
  * and unmapped by the client: every page must be freed with its mapping.
@@ -876,8 +863,8 @@ static void test_cycles_no_leak(void **state)
 
 	(void)state;
 	mmd_answer(&d, (struct answer){ .how = A_FD_NEW });
-	shmem0 = meminfo_kb("Shmem");
-	free0 = meminfo_kb("MemFree");
+	shmem0 = itest_meminfo_kb("Shmem");
+	free0 = itest_meminfo_kb("MemFree");
 	for (i = 0; i < n; i++) {
 		p = client_map(&d, fd, 16 * pg, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, 0, &r);
@@ -885,8 +872,8 @@ static void test_cycles_no_leak(void **state)
 		fill(p, 16 * pg, i, 0);
 		assert_int_equal(munmap(p, 16 * pg), 0);
 	}
-	shmem1 = meminfo_kb("Shmem");
-	free1 = meminfo_kb("MemFree");
+	shmem1 = itest_meminfo_kb("Shmem");
+	free1 = itest_meminfo_kb("MemFree");
 	print_message("%d cycles: Shmem %ld -> %ld kB, MemFree %ld -> %ld kB\n",
 		      n, shmem0, shmem1, free0, free1);
 	/* A leak would keep 64 KiB per cycle: 62 MiB for 1,000. */
