@@ -437,6 +437,27 @@ static int fusd_fops_take(const char *name,
 	return 0;
 }
 
+/*
+ * Register with a caller's table of 'fops_size' bytes, made this
+ * library's size first ('rec': recoverable, or NULL).
+ */
+static int fusd_register_table(const char *name, const char *clazz,
+			       const char *devname, mode_t mode,
+			       void *device_info,
+			       const struct fusd_file_operations *fops,
+			       size_t fops_size, struct fusd_recovery *rec)
+{
+	struct fusd_file_operations table;
+
+	if (!fops)	/* refused (and reported) as for fusd_register() */
+		return fusd_register_fops(name, clazz, devname, mode,
+					  device_info, NULL, 0, rec);
+	if (fusd_fops_take(name, fops, fops_size, &table))
+		return -1;
+	return fusd_register_fops(name, clazz, devname, mode, device_info,
+				  &table, sizeof(table), rec);
+}
+
 /* FUSD_1.1: what fusd_register() of <fusd.h> calls. */
 FUSD_API int fusd_register_size(const char *name, const char *clazz,
 				const char *devname, mode_t mode,
@@ -444,15 +465,8 @@ FUSD_API int fusd_register_size(const char *name, const char *clazz,
 				const struct fusd_file_operations *fops,
 				size_t fops_size)
 {
-	struct fusd_file_operations table;
-
-	if (!fops)	/* refused (and reported) as for fusd_register() */
-		return fusd_register_fops(name, clazz, devname, mode,
-					  device_info, NULL, 0, NULL);
-	if (fusd_fops_take(name, fops, fops_size, &table))
-		return -1;
-	return fusd_register_fops(name, clazz, devname, mode, device_info,
-				  &table, sizeof(table), NULL);
+	return fusd_register_table(name, clazz, devname, mode, device_info,
+				   fops, fops_size, NULL);
 }
 
 /* FUSD_1.4: a device that outlives this daemon (see <fusd.h>). */
@@ -464,19 +478,12 @@ FUSD_API int fusd_register_recoverable_size(const char *name,
 					    size_t fops_size,
 					    struct fusd_recovery *rec)
 {
-	struct fusd_file_operations table;
-
 	if (!rec || !rec->grace_ms) {
 		errno = EINVAL;
 		return -1;
 	}
-	if (!fops)
-		return fusd_register_fops(name, clazz, devname, mode,
-					  device_info, NULL, 0, rec);
-	if (fusd_fops_take(name, fops, fops_size, &table))
-		return -1;
-	return fusd_register_fops(name, clazz, devname, mode, device_info,
-				  &table, sizeof(table), rec);
+	return fusd_register_table(name, clazz, devname, mode, device_info,
+				   fops, fops_size, rec);
 }
 
 FUSD_API int fusd_unregister(int fd)

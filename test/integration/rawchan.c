@@ -91,17 +91,25 @@ size_t raw_read_request(int chan, struct fusd_request *req, void *payload,
 ssize_t raw_reply(int chan, uint64_t id, int64_t result, const void *data,
 		  size_t len)
 {
-	char *buf = malloc(sizeof(struct fusd_reply) + len);
 	struct fusd_reply rep;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.hdr.id = id;
+	rep.result = result;
+	return raw_reply_rep(chan, &rep, data, len);
+}
+
+ssize_t raw_reply_rep(int chan, const struct fusd_reply *r, const void *data,
+		      size_t len)
+{
+	char *buf = malloc(sizeof(struct fusd_reply) + len);
+	struct fusd_reply rep = *r;
 	ssize_t n;
 
 	assert_non_null(buf);
-	memset(&rep, 0, sizeof(rep));
 	rep.hdr.size = sizeof(rep) + len;
 	rep.hdr.hdr_size = sizeof(rep);
 	rep.hdr.opcode = FUSD_OP_REPLY;
-	rep.hdr.id = id;
-	rep.result = result;
 	memcpy(buf, &rep, sizeof(rep));
 	if (len)
 		memcpy(buf + sizeof(rep), data, len);

@@ -33,6 +33,9 @@ size_t raw_read_request(int chan, struct fusd_request *req, void *payload,
 /* Build and write a reply; returns write()'s result (errno on -1). */
 ssize_t raw_reply(int chan, uint64_t id, int64_t result, const void *data,
 		  size_t len);
+/* The same with every field of 'r' but the header's sizes and opcode. */
+ssize_t raw_reply_rep(int chan, const struct fusd_reply *r, const void *data,
+		      size_t len);
 
 /* Accept the next request, which must be an OPEN; returns its fh. */
 uint64_t raw_accept_open(int chan);

@@ -83,21 +83,15 @@ static void rd_reply(int chan, uint64_t id, int64_t result, uint32_t flags,
 		     int64_t offset, uint64_t cookie, const void *data,
 		     size_t len)
 {
-	char buf[sizeof(struct fusd_reply) + 64];
 	struct fusd_reply rep;
 
 	memset(&rep, 0, sizeof(rep));
-	rep.hdr.size = sizeof(rep) + len;
-	rep.hdr.hdr_size = sizeof(rep);
-	rep.hdr.opcode = FUSD_OP_REPLY;
 	rep.hdr.id = id;
 	rep.result = result;
 	rep.flags = flags;
 	rep.offset = offset;
 	rep.cookie = cookie;
-	memcpy(buf, &rep, sizeof(rep));
-	memcpy(buf + sizeof(rep), data, len);
-	if (write(chan, buf, sizeof(rep) + len) < 0)
+	if (raw_reply_rep(chan, &rep, data, len) < 0)
 		_exit(4);
 }
 
