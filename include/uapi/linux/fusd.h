@@ -45,8 +45,12 @@
  *     (struct fusd_notify_poll).  The return value is the number of
  *     bytes consumed.  A malformed reply (bad size, unknown opcode, non-zero
  *     reserved field, result out of range, payload longer than the request
- *     allows, id never issued) fails the write with -EINVAL; if the reply
- *     named a request that is still waiting, that caller gets -EIO.
+ *     allows, FUSD_REPLY_SET_OFFSET with a negative offset or on a call
+ *     other than READ and WRITE, id never issued) fails the write with
+ *     -EINVAL; if the reply named a request that is still waiting, that
+ *     caller gets -EIO.  When a later message of a write() is refused,
+ *     the write() returns the bytes of the messages before it (consumed),
+ *     and the refused one fails the next write() that starts with it.
  *   - A reply naming an id the kernel issued that awaits no reply (a
  *     call already answered, an INTERRUPT that is over, a call withdrawn
  *     before the daemon had it) is consumed silently: it is not an error
@@ -99,7 +103,9 @@
  *     fails part-way).
  *
  * Requests, and what their reply carries:
- *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses.
+ *   FUSD_OP_OPEN     new client file.  result 0 accepts, -errno refuses
+ *                    (a positive result is malformed, as for RELEASE,
+ *                    FLUSH, FSYNC and INTERRUPT).
  *                    The 'fh' of the request names this open file in
  *                    every later request until its FUSD_OP_RELEASE.
  *   FUSD_OP_RELEASE  last close of a client file that was opened
@@ -158,7 +164,9 @@
  *                    "Signals" above.  It always follows the request it
  *                    names.  No reply is needed.  A daemon that has not
  *                    seen request u.interrupt.id yet (another thread
- *                    holds it) may reply to the INTERRUPT's own id with
+ *                    holds it; a single reader can tell by the id, since
+ *                    ids are issued in increasing order and an INTERRUPT
+ *                    always comes after its call) may reply to the INTERRUPT's own id with
  *                    result -EAGAIN: the kernel queues the INTERRUPT again
  *                    behind the requests waiting now, for as long as the
  *                    call it names waits.  Any other valid reply to it
@@ -170,7 +178,8 @@
  *   readable and writable (like a driver without poll); with it, a file
  *   starts with nothing ready.  Either way, a FUSD_OP_NOTIFY_POLL sets
  *   the mask (it may be sent for an fh before its OPEN is answered).  A
- *   notification for an fh already released is dropped quietly.  When
+ *   notification for an fh already released is dropped quietly; one with
+ *   a payload, fh 0 or an fh never issued fails with -EINVAL.  When
  *   the daemon goes away every file polls EPOLLERR | EPOLLHUP.
  *
  *   Opcode FUSD_OP_POLL is reserved for its system call; a kernel
