@@ -23,12 +23,12 @@ static void sleep_ms(long ms)
 }
 
 /* Wait until the node exists (want=1) or not (want=0), while pid lives. */
-static int wait_node(const char *node, int want, pid_t pid)
+static int wait_node(const char *node, int want, pid_t pid, int wait_ms)
 {
 	struct stat st;
 	int ms;
 
-	for (ms = 0; ms < NODE_WAIT_MS; ms += 10) {
+	for (ms = 0; ms < wait_ms; ms += 10) {
 		if ((stat(node, &st) == 0) == want)
 			return 0;
 		if (pid > 0 && waitpid(pid, NULL, WNOHANG) == pid)
@@ -39,33 +39,38 @@ static int wait_node(const char *node, int want, pid_t pid)
 	return -1;
 }
 
-int daemon_start(struct daemon *d, int threads)
+int daemon_run(struct daemon *d, char *const argv[], int wait_ms)
 {
-	char nt[16];
-	pid_t pid;
+	pid_t pid = fork();
 
-	snprintf(nt, sizeof(nt), "%d", threads);
-	pid = fork();
 	if (pid < 0) {
 		perror("fork");
 		return -1;
 	}
 	if (pid == 0) {
-		execl(d->prog, d->prog, "-t", nt, (char *)NULL);
-		fprintf(stderr, "fusd-bench: exec %s: %s\n", d->prog,
+		execv(argv[0], argv);
+		fprintf(stderr, "fusd-bench: exec %s: %s\n", argv[0],
 			strerror(errno));
 		_exit(127);
 	}
-	if (wait_node(d->node, 1, pid) < 0) {
-		fprintf(stderr, "fusd-bench: %s -t %d: no %s (%s)\n", d->prog,
-			threads, d->node,
-			errno == ETIMEDOUT ? "timed out" : "daemon exited");
+	if (wait_node(d->node, 1, pid, wait_ms) < 0) {
+		fprintf(stderr, "fusd-bench: %s: no %s (%s)\n", d->prog,
+			d->node, errno == ETIMEDOUT ? "timed out" : "daemon exited");
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		return -1;
 	}
 	d->pid = pid;
 	return 0;
+}
+
+int daemon_start(struct daemon *d, int threads)
+{
+	char nt[16];
+	char *argv[] = { (char *)d->prog, "-t", nt, NULL };
+
+	snprintf(nt, sizeof(nt), "%d", threads);
+	return daemon_run(d, argv, NODE_WAIT_MS);
 }
 
 void daemon_stop(struct daemon *d)
@@ -75,7 +80,7 @@ void daemon_stop(struct daemon *d)
 	kill(d->pid, SIGTERM);
 	waitpid(d->pid, NULL, 0);
 	d->pid = 0;
-	if (wait_node(d->node, 0, 0) < 0)
+	if (wait_node(d->node, 0, 0, NODE_WAIT_MS) < 0)
 		fprintf(stderr, "fusd-bench: %s still there after its daemon ended\n",
 			d->node);
 }

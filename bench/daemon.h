@@ -14,6 +14,10 @@ struct daemon {
 
 /* Run prog -t THREADS and wait for its node; 0, or -1 with a message. */
 int daemon_start(struct daemon *d, int threads);
+/* Run argv (argv[0] is the program) and wait for d->node, for at most
+ * wait_ms; 0, or -1 with a message.
+ */
+int daemon_run(struct daemon *d, char *const argv[], int wait_ms);
 /* SIGTERM, reap, wait for the node to go. */
 void daemon_stop(struct daemon *d);
 /* CPU time of all its threads so far, ns (0 when not running). */

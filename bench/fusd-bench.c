@@ -5,13 +5,18 @@
  * /dev/null, and a 64 MiB mapping of zero-fusd against read() of the
  * same device.  Each measurement runs for a fixed time; the three devices
  * take turns within each repetition (the order rotates), and the table
- * gives medians, [min-max] and the ratios of the medians.
+ * gives medians, [min-max] and the ratios of the medians.  Two more rows
+ * put the echo example written in C (libfusd) beside the same example
+ * written in Python (bindings/python, no libfusd), in the fusd column.
  *
  *   fusd-bench [--quick] [--reps N] [--seconds S] [--no-cuse]
- *              [--fusd PATH] [--cuse PATH] [--title TEXT]
+ *              [--fusd PATH] [--cuse PATH] [--echo PATH] [--python PATH]
+ *              [--echo-py PATH] [--title TEXT]
  *
  * The daemons are started and stopped here; by default they are the
- * zero-fusd and zero-cuse next to this program.
+ * zero-fusd, zero-cuse, echo and python3 next to this program, and
+ * ../python/examples/echo.py from it.  Without an echo daemon (or python3)
+ * its row says n/a.
  */
 #define _GNU_SOURCE	/* asprintf */
 #include <errno.h>
@@ -48,8 +53,18 @@ static const char *const read_node[NDEV] = {
 static const char *const write_node[NDEV] = {
 	"/dev/" BENCH_DEV_FUSD, "/dev/" BENCH_DEV_CUSE, "/dev/null"
 };
+/* The echo examples' nodes: examples/echo.c registers /dev/echo. */
+#define ECHO_C_NODE "/dev/echo"
+#define ECHO_PY_NODE "/dev/bench-echo-py"
+/* python3 compiles what it imports on its first run in a boot, slowly
+ * under emulation.
+ */
+#define ECHO_PY_WAIT_MS 120000
 
 static struct daemon daemons[NDEV - 1];	/* no daemon for native */
+static struct daemon echo_c = { NULL, ECHO_C_NODE, 0 };
+static struct daemon echo_py = { NULL, ECHO_PY_NODE, 0 };
+static const char *echo_py_script;
 static double seconds = 0.5;
 static int reps = 5;
 static int use_cuse = 1;
@@ -59,6 +74,8 @@ static void stop_daemons(void)
 {
 	daemon_stop(&daemons[DEV_FUSD]);
 	daemon_stop(&daemons[DEV_CUSE]);
+	daemon_stop(&echo_c);
+	daemon_stop(&echo_py);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
@@ -108,6 +125,18 @@ static ssize_t op_read(int fd, char *buf, size_t size)
 
 	if (n == 0) {
 		errno = ENODATA;	/* a zero device never ends */
+		return -1;
+	}
+	return n;
+}
+
+/* The echo examples give back what they hold from offset 0 on. */
+static ssize_t op_pread0(int fd, char *buf, size_t size)
+{
+	ssize_t n = pread(fd, buf, size, 0);
+
+	if (n == 0) {
+		errno = ENODATA;
 		return -1;
 	}
 	return n;
@@ -240,7 +269,7 @@ static void run_for(op_fn op, int fd, char *buf, size_t size, struct span *s)
 
 /* ------------------------------------------------------------ metrics */
 enum {
-	M_RT_NS, M_RT_OPS,
+	M_RT_NS, M_RT_OPS, M_ECHO_C, M_ECHO_PY,
 	M_READ_4K, M_READ_64K, M_READ_1M,
 	M_WRITE_4K, M_WRITE_64K, M_WRITE_1M,
 	M_MAP, M_MAP_READ, M_MAP_RATIO,
@@ -250,6 +279,8 @@ enum {
 static struct metric metrics[M_COUNT] = {
 	[M_RT_NS] = { "1-byte read round trip, ns", 1, {{0}}, {0} },
 	[M_RT_OPS] = { "1-byte read, ops/s", 0, {{0}}, {0} },
+	[M_ECHO_C] = { "1-byte pread round trip, echo example in C, ns", 1, {{0}}, {0} },
+	[M_ECHO_PY] = { "1-byte pread round trip, echo example in Python, ns", 1, {{0}}, {0} },
 	[M_READ_4K] = { "read 4 KiB, MB/s", 0, {{0}}, {0} },
 	[M_READ_64K] = { "read 64 KiB, MB/s", 0, {{0}}, {0} },
 	[M_READ_1M] = { "read 1 MiB, MB/s", 0, {{0}}, {0} },
@@ -283,6 +314,41 @@ static void measure_roundtrip(int dev)
 	metric_add(&metrics[M_RT_NS], dev, (double)s.ns / (double)s.ops);
 	metric_add(&metrics[M_RT_OPS], dev, (double)s.ops * 1e9 / (double)s.ns);
 	metric_add(&metrics[M_CPU], dev, (double)cpu / 1e3 / (double)s.ops);
+}
+
+/*
+ * pread() of 1 byte at offset 0 from an echo daemon holding one byte (the
+ * fusd column) or from /dev/zero (native).  CUSE has no echo: n/a.
+ */
+static void measure_echo(int dev, int metric, int is_write, size_t size)
+{
+	const char *node = metric == M_ECHO_C ? ECHO_C_NODE : ECHO_PY_NODE;
+	struct span s;
+	int fd;
+
+	(void)is_write, (void)size;
+	if (dev == DEV_CUSE)
+		return;
+	fd = open_node(dev == DEV_NATIVE ? "/dev/zero" : node);
+	run_for(op_pread0, fd, iobuf, 1, &s);
+	close(fd);
+	metric_add(&metrics[metric], dev, (double)s.ns / (double)s.ops);
+}
+
+/* Start an echo daemon and give it one byte to hold; 0 when it is up. */
+static int start_echo(struct daemon *d, char *const argv[], int wait_ms)
+{
+	int fd;
+
+	if (access(argv[0], X_OK) < 0 || (argv[1] && access(argv[1], R_OK) < 0))
+		return -1;
+	if (daemon_run(d, argv, wait_ms) < 0)
+		die("%s did not start", d->prog);
+	fd = open_node(d->node);
+	if (write(fd, "x", 1) != 1)
+		die("write to %s: %s", d->node, strerror(errno));
+	close(fd);
+	return 0;
 }
 
 static void measure_throughput(int dev, int metric, int is_write, size_t size)
@@ -537,7 +603,8 @@ static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [--quick] [--reps N] [--seconds S] [--no-cuse]\n"
-		"       [--fusd PATH] [--cuse PATH] [--title TEXT]\n", prog);
+		"       [--fusd PATH] [--cuse PATH] [--echo PATH] [--python PATH]\n"
+		"       [--echo-py PATH] [--title TEXT]\n", prog);
 	exit(2);
 }
 
@@ -551,12 +618,16 @@ int main(int argc, char **argv)
 		{ "fusd", required_argument, NULL, 'f' },
 		{ "cuse", required_argument, NULL, 'c' },
 		{ "title", required_argument, NULL, 't' },
+		{ "echo", required_argument, NULL, 'e' },
+		{ "python", required_argument, NULL, 'p' },
+		{ "echo-py", required_argument, NULL, 'y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const size_t sizes[3] = { 4096, 65536, MAX_IO };
 	const char *title = NULL;
-	int opt, i;
+	char *echo_c_argv[2], *echo_py_argv[5];
+	int opt, i, have_c, have_py;
 
 	daemons[DEV_FUSD] = (struct daemon){ NULL, "/dev/" BENCH_DEV_FUSD, 0 };
 	daemons[DEV_CUSE] = (struct daemon){ NULL, "/dev/" BENCH_DEV_CUSE, 0 };
@@ -585,6 +656,15 @@ int main(int argc, char **argv)
 		case 't':
 			title = optarg;
 			break;
+		case 'e':
+			echo_c.prog = optarg;
+			break;
+		case 'p':
+			echo_py.prog = optarg;
+			break;
+		case 'y':
+			echo_py_script = optarg;
+			break;
 		default:
 			usage(argv[0]);
 		}
@@ -595,6 +675,12 @@ int main(int argc, char **argv)
 		daemons[DEV_FUSD].prog = sibling("zero-fusd");
 	if (!daemons[DEV_CUSE].prog)
 		daemons[DEV_CUSE].prog = sibling("zero-cuse");
+	if (!echo_c.prog)
+		echo_c.prog = sibling("echo");
+	if (!echo_py.prog)
+		echo_py.prog = sibling("python3");
+	if (!echo_py_script)
+		echo_py_script = sibling("../python/examples/echo.py");
 	map_labels();
 
 	iobuf = calloc(1, MAX_IO);
@@ -605,6 +691,22 @@ int main(int argc, char **argv)
 
 	start_daemons(1);
 	interleave(do_roundtrip, 0, 0, 0);
+	/* The echo examples, C and Python, one after the other. */
+	echo_c_argv[0] = (char *)echo_c.prog;
+	echo_c_argv[1] = NULL;
+	have_c = start_echo(&echo_c, echo_c_argv, 20000) == 0;
+	if (have_c)
+		interleave(measure_echo, M_ECHO_C, 0, 1);
+	daemon_stop(&echo_c);
+	echo_py_argv[0] = (char *)echo_py.prog;
+	echo_py_argv[1] = (char *)echo_py_script;
+	echo_py_argv[2] = "--name";
+	echo_py_argv[3] = ECHO_PY_NODE;
+	echo_py_argv[4] = NULL;
+	have_py = start_echo(&echo_py, echo_py_argv, ECHO_PY_WAIT_MS) == 0;
+	if (have_py)
+		interleave(measure_echo, M_ECHO_PY, 0, 1);
+	daemon_stop(&echo_py);
 	for (i = 0; i < 3; i++) {
 		interleave(measure_throughput, M_READ_4K + i, 0, sizes[i]);
 		interleave(measure_throughput, M_WRITE_4K + i, 1, sizes[i]);
@@ -620,8 +722,10 @@ int main(int argc, char **argv)
 	if (title)
 		printf("### %s\n\n", title);
 	printf("Medians of %d runs of %.2f s per device, [min–max]; ratios of the "
-	       "medians.%s\n\n", reps, seconds,
-	       use_cuse ? "" : " CUSE not measured (--no-cuse).");
+	       "medians.%s%s%s\n\n", reps, seconds,
+	       use_cuse ? "" : " CUSE not measured (--no-cuse).",
+	       have_c ? "" : " No C echo example (--echo).",
+	       have_py ? "" : " No python3 or echo.py (--python, --echo-py).");
 	report_print(metrics, M_COUNT);
 	return 0;
 }

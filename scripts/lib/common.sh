@@ -20,12 +20,14 @@ FUSD_PACKAGES=(
 	linux-image-6.12-amd64 linux-headers-6.12-amd64
 	linux-source-6.12 sparse gcc-multilib groff-base shellcheck strace
 	libfuse3-dev
+	python3 python3-setuptools python3-venv python3-wheel
 )
 
 # What scripts/package needs on top: Debian and RPM packaging tools.
 # shellcheck disable=SC2034 # used by the scripts that source this file
 FUSD_PACKAGE_BUILD_DEPS=(
 	build-essential cmake pkg-config dpkg-dev debhelper dh-dkms rpm
+	dh-python python3-all python3-setuptools pybuild-plugin-pyproject
 )
 
 # fusd_installed PACKAGE: dpkg has it installed (held or not).
@@ -57,6 +59,15 @@ fusd_version() {
 	sed -n 's/^project(fusd VERSION \([0-9.]*\).*/\1/p' "${1:-$FUSD_TOP}/CMakeLists.txt"
 }
 
+# The Python package's versions: pyproject.toml's and fusd.__version__,
+# on one line; both must be the project version.
+# shellcheck disable=SC2120 # scripts/package passes a staged tree
+fusd_python_version() {
+	local py=${1:-$FUSD_TOP}/bindings/python
+	echo "$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' "$py/pyproject.toml")" \
+		"$(sed -n 's/^__version__ = "\([0-9.]*\)"$/\1/p' "$py/fusd/__init__.py")"
+}
+
 # Kernel release a Debian metapackage (e.g. linux-image-amd64) points at.
 fusd_kver_of() {
 	local deps
@@ -86,7 +97,62 @@ fusd_build() {
 
 fusd_ko() { echo "$FUSD_BUILD/kernel/$1/src/kernel/fusd.ko"; }
 
-# Lay out what the guest gets: bin/ (daemons), lib/, tests/, run-tests.
+# The host's Python for the guest: DIR/python/bin/python3.X and its
+# standard library in DIR/python/lib/python3.X (the interpreter finds it
+# there from its own path, so the prefix is /fusd/python), with
+# DIR/bin/python3 a link to it (/init puts /fusd/bin first in PATH).
+# Left out: what no driver needs and what would drag in big libraries:
+# the tests, IDLE, Tk, 2to3, pydoc's data, ensurepip, venv, distutils,
+# the build configuration (25 MB), sqlite3, dbm, ssl/hashlib (OpenSSL;
+# hashlib falls back to its builtin digests), curses, readline, the CJK
+# codecs and the test modules.  No __pycache__: the guest compiles what it
+# imports once per boot (about 3 s under TCG), which costs less than the
+# 4 MB the compiled files would add to every initramfs.  ldd in run-vm
+# finds the libraries of the interpreter and of lib-dynload.
+fusd_python_runtime() {
+	local dir=$1/python py ver std
+	py=$(readlink -f /usr/bin/python3) || {
+		fusd_log "no /usr/bin/python3 (apt-get install python3)"
+		return 1
+	}
+	ver=${py##*/}
+	std=/usr/lib/$ver
+	[ -f "$std/os.py" ] || { fusd_log "no standard library in $std"; return 1; }
+	mkdir -p "$dir/bin" "$dir/lib" "$1/bin"
+	cp "$py" "$dir/bin/$ver"
+	ln -sf "$ver" "$dir/bin/python3"
+	ln -sf ../python/bin/python3 "$1/bin/python3"
+	tar -C /usr/lib -cf - --exclude=__pycache__ --exclude="$ver/test" \
+		--exclude="$ver/idlelib" --exclude="$ver/tkinter" \
+		--exclude="$ver/turtledemo" --exclude="$ver/ensurepip" \
+		--exclude="$ver/venv" --exclude="$ver/lib2to3" \
+		--exclude="$ver/pydoc_data" --exclude="$ver/distutils" \
+		--exclude="$ver/sqlite3" --exclude="$ver/dbm" --exclude="$ver/curses" \
+		--exclude="$ver/config-*" --exclude="$ver/site-packages" \
+		--exclude="$ver/dist-packages" \
+		--exclude='lib-dynload/_test*' --exclude='lib-dynload/_xx*' \
+		--exclude='lib-dynload/xxlimited*' --exclude='lib-dynload/_ctypes_test*' \
+		--exclude='lib-dynload/_codecs_*' --exclude='lib-dynload/nis.*' \
+		--exclude='lib-dynload/_dbm.*' --exclude='lib-dynload/_gdbm.*' \
+		--exclude='lib-dynload/_sqlite3.*' --exclude='lib-dynload/_ssl.*' \
+		--exclude='lib-dynload/_hashlib.*' --exclude='lib-dynload/_curses*' \
+		--exclude='lib-dynload/readline.*' --exclude='lib-dynload/ossaudiodev.*' \
+		--exclude='lib-dynload/audioop.*' "$ver" | tar -C "$dir/lib" -xf -
+}
+
+# The Python package and its examples from the source tree, beside the
+# interpreter: DIR/python/fusd and DIR/python/examples (PYTHONPATH=
+# /fusd/python in the guest, which test_python sets).
+fusd_python_package() {
+	local src=$FUSD_TOP/bindings/python
+	[ -d "$src/fusd" ] || { fusd_log "no $src/fusd"; return 1; }
+	mkdir -p "$1/python"
+	tar -C "$src" -cf - --exclude=__pycache__ fusd examples |
+		tar -C "$1/python" -xf -
+}
+
+# Lay out what the guest gets: bin/ (daemons), lib/, tests/, run-tests,
+# python/ (interpreter, standard library, the fusd package).
 fusd_payload() {
 	local dir=$1
 	rm -rf "$dir"
@@ -105,6 +171,7 @@ fusd_payload() {
 	# A real tracer for the exactly-once tests (strace -p).
 	cp "$(command -v strace)" "$dir/bin/"
 	cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
+	fusd_python_runtime "$dir" && fusd_python_package "$dir"
 }
 
 # checkpatch.pl ships only inside the kernel source tarball: unpack it once.
@@ -128,17 +195,32 @@ fusd_packaged_lib() {
 	dpkg -L libfusd1 2>/dev/null | grep '/libfusd\.so\.1$'
 }
 
+# python/: this machine's python3 (fusd_python_runtime) with the module
+# python3-fusd installed in its dist-packages (python/lib/python3/
+# dist-packages, which the guest's python3 searches as /usr's does
+# /usr/lib/python3/dist-packages) and its example drivers in
+# python/examples, as test_python expects them.
 fusd_installed_payload() {
-	local dir=$1 lib
+	local dir=$1 lib files mod ex
 	lib=$(fusd_packaged_lib) || {
 		fusd_log "libfusd1 is not installed"
 		return 1
 	}
+	files=$(dpkg -L python3-fusd 2>/dev/null)
+	mod=$(grep '/dist-packages/fusd/__init__\.py$' <<<"$files") &&
+		ex=$(grep '/examples/echo\.py$' <<<"$files") || {
+		fusd_log "python3-fusd is not installed (or has no module or examples)"
+		return 1
+	}
 	rm -rf "$dir"
-	mkdir -p "$dir"/{bin,lib,tests}
+	mkdir -p "$dir"/{bin,lib,tests} "$dir/python/lib/python3/dist-packages" \
+		"$dir/python/examples"
 	cp /usr/bin/fusdctl /usr/libexec/fusd/examples/* "$dir/bin/" &&
 		cp -a "$lib"* "$dir/lib/" &&
-		cp "$FUSD_TOP/test/vm/run-tests" "$dir/"
+		cp "$FUSD_TOP/test/vm/run-tests" "$dir/" &&
+		fusd_python_runtime "$dir" &&
+		cp -r "$(dirname "$mod")" "$dir/python/lib/python3/dist-packages/" &&
+		cp "$(dirname "$ex")"/*.py "$dir/python/examples/"
 }
 
 # The module DKMS installed for a kernel (fusd.ko, or fusd.ko.xz on 6.12).
@@ -159,9 +241,9 @@ fusd_dkms_ko() {
 }
 
 # shellcheck disable=SC2034 # used by the scripts that source this file
-FUSD_DEBS=(fusd-dkms libfusd1 libfusd-dev fusd-tools)
+FUSD_DEBS=(fusd-dkms libfusd1 libfusd-dev fusd-tools python3-fusd)
 
-# fusd_debs_in DIR VERSION: the paths of the four .debs of VERSION in DIR,
+# fusd_debs_in DIR VERSION: the paths of the five .debs of VERSION in DIR,
 # one per line; fails naming the first one missing.
 fusd_debs_in() {
 	local p f

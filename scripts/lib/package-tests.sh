@@ -96,7 +96,8 @@ nothing_left() {
 	for f in /lib/modules/*/updates/dkms/fusd.ko* /usr/src/fusd-* \
 		/var/lib/dkms/fusd /usr/libexec/fusd /usr/share/doc/fusd-dkms \
 		/usr/share/doc/fusd-tools /usr/share/doc/libfusd1 \
-		/usr/share/doc/libfusd-dev; do
+		/usr/share/doc/libfusd-dev /usr/share/doc/python3-fusd \
+		/usr/lib/python3/dist-packages/fusd; do
 		[ -e "$f" ] && { echo "  left behind: $f"; left=1; }
 	done
 	return "$left"
@@ -179,6 +180,19 @@ rpm_scriptlets_ok() {
 		{ echo "  fusd/$new_v left in DKMS after erase"; return 1; }
 }
 
+# rpm_has_python RPM VERSION: the module in a site-packages directory,
+# setuptools' metadata of VERSION beside it, the examples in its docs.
+rpm_has_python() {
+	local list re
+	list=$(rpm -qlp "$1" 2>/dev/null) || return 1
+	for re in '/site-packages/fusd/__init__\.py$' '/site-packages/fusd/uapi\.py$' \
+		"/site-packages/fusd-${2//./\\.}-py3[.0-9]*\\.egg-info\$" \
+		'/doc/python3-fusd[^/]*/examples/echo\.py$' \
+		'/doc/python3-fusd[^/]*/examples/gpio\.py$'; do
+		grep -q -- "$re" <<<"$list" || { echo "  nothing matches $re"; return 1; }
+	done
+}
+
 rpm_has() { # rpm_has RPM PATH...: the package lists every PATH
 	local list p
 	list=$(rpm -qlp "$1" 2>/dev/null) || return 1
@@ -199,7 +213,7 @@ links_to_packaged_lib() {
 }
 
 # The release tarball stands on its own: scripts/package run from an
-# unpacked copy (no git there) builds the same four .debs.
+# unpacked copy (no git there) builds the same five .debs.
 tarball_self_contained() {
 	local t=$FUSD_BUILD/pkg/from-tarball v=$1
 	rm -rf "$t" && mkdir -p "$t" || return 1
@@ -243,18 +257,22 @@ dkms_guard_ok() {
 }
 
 # Guest payload: what the packages installed, the smoke subset of the
-# integration suite, the downstream program, the udev rule's check and the
-# demo's guest script.
+# integration suite (test_python runs the Python examples python3-fusd
+# installed, on the module it installed), the downstream program, the udev
+# rule's check, the installed Python module's check and the demo's guest
+# script.
 package_payload() {
 	local dir=$1 t
 	fusd_installed_payload "$dir" || return 1
 	for t in test_examples test_classic_examples test_register test_status \
-		test_poll; do
+		test_poll test_python; do
 		cp "$FUSD_BUILD/test/integration/$t" "$dir/tests/" || return 1
 	done
 	cp /lib/udev/rules.d/60-fusd.rules "$dir/" &&
 		cp "$(command -v udevadm)" "$dir/bin/" &&
 		install -m 755 "$FUSD_TOP/test/package/test_udev_rule.sh" "$dir/tests/test_udev_rule" &&
+		install -m 755 "$FUSD_TOP/test/package/test_python_installed.sh" \
+			"$dir/tests/test_python_installed" &&
 		cp "$FUSD_BUILD/pkg/downstream" "$dir/tests/test_downstream" &&
 		install -m 755 "$FUSD_TOP/scripts/lib/demo-guest.sh" "$dir/tests/test_demo"
 }
@@ -288,14 +306,14 @@ fusd_package_tests() {
 		"$FUSD_TOP/scripts/package" --out "$new"
 	check "scripts/package builds the packages of an older version ($FUSD_OLD_VERSION)" \
 		"$FUSD_TOP/scripts/package" --out "$old" --version "$FUSD_OLD_VERSION"
-	check "the package set of $version is complete (tarball, 4 .deb, 4 .rpm + .src.rpm)" \
+	check "the package set of $version is complete (tarball, 5 .deb, 5 .rpm + .src.rpm)" \
 		test -f "$new/fusd-$version.tar.gz" \
-		-a "$(ls "$new"/*.deb 2>/dev/null | wc -l)" = 4 \
-		-a "$(ls "$new"/*.rpm 2>/dev/null | wc -l)" = 5
+		-a "$(ls "$new"/*.deb 2>/dev/null | wc -l)" = 5 \
+		-a "$(ls "$new"/*.rpm 2>/dev/null | wc -l)" = 6
 
 	local lrc=0
 	out=$(lintian --fail-on error,warning "$new"/*.changes 2>&1) || lrc=$?
-	check "lintian: no error or warning on the source and the 4 .debs" \
+	check "lintian: no error or warning on the source and the 5 .debs" \
 		test "$lrc" = 0 -a -z "$(grep -E '^(E|W):' <<<"$out")"
 	grep -v 'running with root privileges' <<<"$out" | sed '/^$/d; s/^/  /'
 	check "fusd-dkms depends on dkms and on kernel headers" \
@@ -308,7 +326,7 @@ fusd_package_tests() {
 		dkms_guard_ok
 	check "scripts/package refuses a tree whose debian/changelog disagrees with CMakeLists.txt" \
 		package_refuses_mismatch
-	check "the release tarball stands alone: its own scripts/package rebuilds the 4 .debs" \
+	check "the release tarball stands alone: its own scripts/package rebuilds the 5 .debs" \
 		tarball_self_contained "$version"
 
 	# RPMs: this machine has no dnf, so check what rpmbuild produced.
@@ -333,6 +351,8 @@ fusd_package_tests() {
 		rpm_has "$r/fusd-tools-$rv.x86_64.rpm" /usr/bin/fusdctl \
 		/usr/share/man/man1/fusdctl.1 /usr/libexec/fusd/examples/helloworld \
 		/usr/libexec/fusd/examples/echo
+	check "rpm: python3-fusd is noarch with the module, its metadata of $version and the examples" \
+		rpm_has_python "$r/python3-fusd-$rv.noarch.rpm" "$version"
 	check "rpm: libfusd-devel and fusd-tools require this exact libfusd" \
 		test "$(rpm -qpR "$r/libfusd-devel-$rv.x86_64.rpm" | grep -c "libfusd(x86-64) = $rv")" = 1 \
 		-a "$(rpm -qpR "$r/fusd-tools-$rv.x86_64.rpm" | grep -c "libfusd(x86-64) = $rv")" = 1
@@ -355,6 +375,16 @@ fusd_package_tests() {
 		apt_quiet install "linux-image-$hook_k" "linux-headers-$hook_k"
 	check "the kernel's install hook made DKMS build fusd $version for $hook_k" \
 		installed_for "$version" "$hook_k"
+
+	# python3-fusd: Debian's python3 imports the module it installed, and
+	# its struct layouts are the C header's (test/python/check_layout.py
+	# against the installed copy).
+	check "python3-fusd: /usr/bin/python3 imports fusd from /usr/lib/python3/dist-packages" \
+		test "$(cd / && /usr/bin/python3 -c 'import fusd; print(fusd.__file__)')" = \
+		/usr/lib/python3/dist-packages/fusd/__init__.py
+	check "python3-fusd: the installed fusd.uapi layouts equal linux/fusd.h's" \
+		/usr/bin/python3 -B "$FUSD_TOP/test/python/check_layout.py" \
+		"$FUSD_BUILD/test/python/uapi_layout" /usr/lib/python3/dist-packages
 
 	# A downstream program: only the installed -dev package and pkg-config.
 	# shellcheck disable=SC2046 # pkg-config's flags are words

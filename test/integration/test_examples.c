@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "echo_checks.h"
 #include "itest.h"
 
 #define HELLO "/dev/hello-world"
@@ -132,78 +133,26 @@ static void test_hello_node(void **state)
 
 static void test_echo_c_client(void **state)
 {
-	const char msg[] = "what goes in comes out\n";
-	char buf[128];
-	int fd;
-
 	(void)state;
-	fd = open(ECHO, O_WRONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, msg, strlen(msg)), strlen(msg));
-	close(fd);
-
-	fd = open(ECHO, O_RDONLY);
-	assert_true(fd >= 0);
-	assert_int_equal(read(fd, buf, sizeof(buf)), strlen(msg));
-	assert_memory_equal(buf, msg, strlen(msg));
-	assert_int_equal(read(fd, buf, sizeof(buf)), 0);
-
-	/* Reading in small pieces walks the file position. */
-	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
-	assert_int_equal(read(fd, buf, 4), 4);
-	assert_memory_equal(buf, "what", 4);
-	assert_int_equal(read(fd, buf, 5), 5);
-	assert_memory_equal(buf, " goes", 5);
-	assert_int_equal(lseek(fd, 0, SEEK_CUR), 9);
-	/* No size, so SEEK_END is refused (library default llseek). */
-	assert_int_equal(lseek(fd, 0, SEEK_END), -1);
-	assert_int_equal(errno, EINVAL);
-	close(fd);
+	echo_check_c_client(ECHO);
 }
 
 static void test_echo_shell(void **state)
 {
-	char buf[128];
-
 	(void)state;
-	assert_int_equal(itest_sh("echo 'HI THERE' > " ECHO), 0);
-	assert_int_equal(itest_sh("cat " ECHO " > /tmp/echo.out"), 0);
-	assert_int_equal(itest_slurp("/tmp/echo.out", buf, sizeof(buf)), 9);
-	assert_string_equal(buf, "HI THERE\n");
+	echo_check_shell(ECHO);
 }
 
 static void test_echo_dd_binary_block(void **state)
 {
 	(void)state;
-	/* 64 KiB of random bytes survive the round trip exactly. */
-	assert_int_equal(itest_sh("dd if=/dev/urandom of=/tmp/rand bs=65536 "
-				  "count=1 2>/dev/null"), 0);
-	assert_int_equal(itest_sh("dd if=/tmp/rand of=" ECHO " bs=65536 "
-				  "2>/dev/null"), 0);
-	assert_int_equal(itest_sh("dd if=" ECHO " of=/tmp/back bs=65536 "
-				  "2>/dev/null"), 0);
-	assert_int_equal(itest_sh("cmp /tmp/rand /tmp/back"), 0);
+	echo_check_dd_binary_block(ECHO);
 }
 
 static void test_echo_large_write_is_chunked(void **state)
 {
-	size_t big = FUSD_IO_MAX + 1000;
-	char *buf = malloc(big), *back = malloc(big);
-	int fd;
-
 	(void)state;
-	assert_non_null(buf);
-	assert_non_null(back);
-	memset(buf, 'q', big);
-	fd = open(ECHO, O_RDWR);
-	assert_true(fd >= 0);
-	/* One request carries at most FUSD_IO_MAX bytes: a short write. */
-	assert_int_equal(write(fd, buf, big), FUSD_IO_MAX);
-	assert_int_equal(pread(fd, back, big, 0), FUSD_IO_MAX);
-	assert_memory_equal(back, buf, FUSD_IO_MAX);
-	close(fd);
-	free(buf);
-	free(back);
+	echo_check_large_write_is_chunked(ECHO);
 }
 
 /* Page N of mmap-test's buffer begins "mmap-test page N\n". */
