@@ -618,3 +618,38 @@ long itest_meminfo_kb(const char *key)
 	fail_msg("no %s in /proc/meminfo", key);
 	return -1;
 }
+
+static void *itest_reader_main(void *arg)
+{
+	struct itest_reader *r = arg;
+
+	r->ret = read(r->fd, r->buf, r->len ? r->len : sizeof(r->buf) - 1);
+	r->err = errno;
+	if (r->ret >= 0)
+		r->buf[r->ret] = '\0';
+	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+void itest_reader_start(struct itest_reader *r, int fd, size_t len)
+{
+	memset(r, 0, sizeof(*r));
+	r->fd = fd;
+	r->len = len < sizeof(r->buf) ? len : sizeof(r->buf) - 1;
+	assert_int_equal(pthread_create(&r->t, NULL, itest_reader_main, r), 0);
+}
+
+int itest_reader_done(struct itest_reader *r)
+{
+	return __atomic_load_n(&r->done, __ATOMIC_SEQ_CST);
+}
+
+void itest_reader_join(struct itest_reader *r)
+{
+	int64_t end = itest_now_ms() + 10000L * itest_scale();
+
+	while (!itest_reader_done(r) && itest_now_ms() < end)
+		usleep(2000);
+	assert_true(itest_reader_done(r));
+	pthread_join(r->t, NULL);
+}

@@ -3,6 +3,7 @@
 #ifndef ITEST_H
 #define ITEST_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -100,6 +101,27 @@ void itest_param_set(const char *name, long v);
 void itest_pattern(unsigned char *p, size_t len, unsigned int seed);
 int itest_is_pattern(const unsigned char *p, size_t len, unsigned int seed,
 		     size_t from);
+
+/*
+ * A read() in a thread of its own, so that a test can watch it block:
+ * itest_reader_start() reads 'len' bytes (0: the buffer less one) from
+ * 'fd'; 'ret', 'err' and the NUL-ended 'buf' hold the outcome once
+ * itest_reader_done(); itest_reader_join() waits for it (asserts it ends
+ * within 10 s times itest_scale()).
+ */
+struct itest_reader {
+	int fd;
+	size_t len;
+	ssize_t ret;
+	int err;
+	int done;
+	char buf[8192];
+	pthread_t t;
+};
+
+void itest_reader_start(struct itest_reader *r, int fd, size_t len);
+int itest_reader_done(struct itest_reader *r);
+void itest_reader_join(struct itest_reader *r);
 
 /* A /proc/meminfo figure in kB ("MemFree", "Shmem" ...; asserts). */
 long itest_meminfo_kb(const char *key);

@@ -27,52 +27,6 @@
 #define UIDF "/dev/uid-filter"
 #define CONSOLE "/dev/console-read"
 
-/* A read() run in its own thread, so the test can watch it block. */
-struct reader {
-	int fd;
-	size_t len;
-	ssize_t ret;
-	int err;
-	int done;
-	char buf[8192];
-	pthread_t t;
-};
-
-static void *reader_main(void *arg)
-{
-	struct reader *r = arg;
-
-	r->ret = read(r->fd, r->buf, r->len ? r->len : sizeof(r->buf) - 1);
-	r->err = errno;
-	if (r->ret >= 0)
-		r->buf[r->ret] = '\0';
-	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-static void reader_start(struct reader *r, int fd)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-	assert_int_equal(pthread_create(&r->t, NULL, reader_main, r), 0);
-}
-
-static int reader_done(struct reader *r)
-{
-	return __atomic_load_n(&r->done, __ATOMIC_SEQ_CST);
-}
-
-/* Join within 5 s; fails the test rather than hanging. */
-static void reader_join(struct reader *r)
-{
-	int64_t end = itest_now_ms() + 5000;
-
-	while (!reader_done(r) && itest_now_ms() < end)
-		usleep(2000);
-	assert_true(reader_done(r));
-	pthread_join(r->t, NULL);
-}
-
 static void write_str(const char *path, const char *s)
 {
 	int fd = open(path, O_WRONLY);
@@ -126,23 +80,23 @@ static int stop_pager(void **state)
 /* Every reader blocked on notify wakes with the page, once. */
 static void test_pager_wakes_all_readers(void **state)
 {
-	struct reader a, b;
+	struct itest_reader a, b;
 	int fa, fb;
 
 	(void)state;
 	fa = open(PAGER_NOTIFY, O_RDONLY);
 	fb = open(PAGER_NOTIFY, O_RDONLY);
 	assert_true(fa >= 0 && fb >= 0);
-	reader_start(&a, fa);
-	reader_start(&b, fb);
+	itest_reader_start(&a, fa, 0);
+	itest_reader_start(&b, fb, 0);
 	assert_int_equal(itest_wait_sysfs(PAGER_SYS, "pending", 2, 5000), 0);
 	usleep(100 * 1000);
-	assert_false(reader_done(&a));	/* both are blocked */
-	assert_false(reader_done(&b));
+	assert_false(itest_reader_done(&a));	/* both are blocked */
+	assert_false(itest_reader_done(&b));
 
 	write_str(PAGER_IN, "page\n");
-	reader_join(&a);
-	reader_join(&b);
+	itest_reader_join(&a);
+	itest_reader_join(&b);
 	assert_int_equal(a.ret, 7);
 	assert_string_equal(a.buf, "page 1\n");
 	assert_int_equal(b.ret, 7);
@@ -201,7 +155,7 @@ static void test_pager_poll(void **state)
 static void test_pager_unblock_and_close(void **state)
 {
 	struct sigaction sa = { .sa_handler = no_handler };
-	struct reader a, b;
+	struct itest_reader a, b;
 	int fa, fb;
 
 	(void)state;
@@ -211,12 +165,12 @@ static void test_pager_unblock_and_close(void **state)
 	fb = open(PAGER_NOTIFY, O_RDONLY);
 	assert_true(fa >= 0 && fb >= 0);
 
-	reader_start(&a, fa);
+	itest_reader_start(&a, fa, 0);
 	assert_int_equal(itest_wait_sysfs(PAGER_SYS, "pending", 1, 5000), 0);
 	usleep(100 * 1000);
-	assert_false(reader_done(&a));
+	assert_false(itest_reader_done(&a));
 	pthread_kill(a.t, SIGUSR1);
-	reader_join(&a);
+	itest_reader_join(&a);
 	assert_int_equal(a.ret, -1);
 	assert_int_equal(a.err, EINTR);
 	assert_int_equal(itest_wait_sysfs(PAGER_SYS, "pending", 0, 5000), 0);
@@ -224,10 +178,10 @@ static void test_pager_unblock_and_close(void **state)
 	/* The page goes to the live reader; the interrupted read did not
 	 * swallow it, so fa's next read gets it too.
 	 */
-	reader_start(&b, fb);
+	itest_reader_start(&b, fb, 0);
 	assert_int_equal(itest_wait_sysfs(PAGER_SYS, "pending", 1, 5000), 0);
 	write_str(PAGER_IN, "page\n");
-	reader_join(&b);
+	itest_reader_join(&b);
 	assert_string_equal(b.buf, "page 1\n");
 	read_expect(fa, "page 1\n");
 
@@ -262,7 +216,7 @@ static int stop_logring(void **state)
 /* Reads give unread data, block when caught up, wake on a write. */
 static void test_logring_follow(void **state)
 {
-	struct reader r;
+	struct itest_reader r;
 	int fd, fd2;
 
 	(void)state;
@@ -274,12 +228,12 @@ static void test_logring_follow(void **state)
 	read_expect(fd, "one\n");
 	assert_int_equal(poll_fd(fd, POLLIN, 0), 0);	/* caught up */
 
-	reader_start(&r, fd);
+	itest_reader_start(&r, fd, 0);
 	assert_int_equal(itest_wait_sysfs("logring", "pending", 1, 5000), 0);
 	usleep(100 * 1000);
-	assert_false(reader_done(&r));
+	assert_false(itest_reader_done(&r));
 	write_str(LOGRING, "two\n");
-	reader_join(&r);
+	itest_reader_join(&r);
 	assert_int_equal(r.ret, 4);
 	assert_string_equal(r.buf, "two\n");
 
@@ -419,7 +373,7 @@ static void test_uid_filter(void **state)
 static void test_console_read(void **state)
 {
 	char path[256];
-	struct reader a, b, c;
+	struct itest_reader a, b, c;
 	int in[2], fa, fb, status;
 	pid_t pid;
 
@@ -442,48 +396,45 @@ static void test_console_read(void **state)
 	fa = open(CONSOLE, O_RDONLY);
 	fb = open(CONSOLE, O_RDONLY);
 	assert_true(fa >= 0 && fb >= 0);
-	reader_start(&a, fa);
+	itest_reader_start(&a, fa, 0);
 	assert_int_equal(itest_wait_sysfs("console-read", "pending", 1, 5000),
 			 0);
-	reader_start(&b, fb);
+	itest_reader_start(&b, fb, 0);
 	assert_int_equal(itest_wait_sysfs("console-read", "pending", 2, 5000),
 			 0);
 	usleep(100 * 1000);
-	assert_false(reader_done(&a));
-	assert_false(reader_done(&b));
+	assert_false(itest_reader_done(&a));
+	assert_false(itest_reader_done(&b));
 
 	assert_int_equal(write(in[1], "first\n", 6), 6);
-	reader_join(&a);
+	itest_reader_join(&a);
 	assert_int_equal(a.ret, 6);
 	assert_string_equal(a.buf, "first\n");
 	assert_int_equal(itest_wait_sysfs("console-read", "pending", 1, 5000),
 			 0);
-	assert_false(reader_done(&b));	/* one line, one reader */
+	assert_false(itest_reader_done(&b));	/* one line, one reader */
 
 	/* Two lines in one write: the second waits for nobody, dropped. */
 	assert_int_equal(write(in[1], "second\nlost\n", 12), 12);
-	reader_join(&b);
+	itest_reader_join(&b);
 	assert_int_equal(b.ret, 7);
 	assert_string_equal(b.buf, "second\n");
 
 	/* A short buffer gets the start of the line. */
-	memset(&c, 0, sizeof(c));
-	c.fd = fa;
-	c.len = 3;
-	assert_int_equal(pthread_create(&c.t, NULL, reader_main, &c), 0);
+	itest_reader_start(&c, fa, 3);
 	assert_int_equal(itest_wait_sysfs("console-read", "pending", 1, 5000),
 			 0);
 	assert_int_equal(write(in[1], "third\n", 6), 6);
-	reader_join(&c);
+	itest_reader_join(&c);
 	assert_int_equal(c.ret, 3);
 	assert_string_equal(c.buf, "thi");
 
 	/* End of input: a waiting read gets EOF and the daemon exits. */
-	reader_start(&a, fa);
+	itest_reader_start(&a, fa, 0);
 	assert_int_equal(itest_wait_sysfs("console-read", "pending", 1, 5000),
 			 0);
 	close(in[1]);
-	reader_join(&a);
+	itest_reader_join(&a);
 	assert_int_equal(a.ret, 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status));

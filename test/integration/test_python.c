@@ -118,50 +118,6 @@ static void test_echo_large_write_is_chunked(void **state)
 
 /* ------------------------------------------------ an empty echo */
 
-/* A read() in a thread of its own, so the test can watch it wait. */
-struct reader {
-	int fd;
-	ssize_t ret;
-	int err;
-	int done;
-	char buf[256];
-	pthread_t t;
-};
-
-static void *reader_main(void *arg)
-{
-	struct reader *r = arg;
-
-	r->ret = read(r->fd, r->buf, sizeof(r->buf) - 1);
-	r->err = errno;
-	if (r->ret >= 0)
-		r->buf[r->ret] = '\0';
-	__atomic_store_n(&r->done, 1, __ATOMIC_SEQ_CST);
-	return NULL;
-}
-
-static void reader_start(struct reader *r, int fd)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-	assert_int_equal(pthread_create(&r->t, NULL, reader_main, r), 0);
-}
-
-static int reader_done(struct reader *r)
-{
-	return __atomic_load_n(&r->done, __ATOMIC_SEQ_CST);
-}
-
-static void reader_join(struct reader *r)
-{
-	int64_t end = itest_now_ms() + 10000L * itest_scale();
-
-	while (!reader_done(r) && itest_now_ms() < end)
-		usleep(2000);
-	assert_true(reader_done(r));
-	pthread_join(r->t, NULL);
-}
-
 static short poll_fd(int fd, short events, int timeout_ms)
 {
 	struct pollfd p = { .fd = fd, .events = events };
@@ -186,7 +142,7 @@ static int open_empty(int flags)
  * another file, which the daemon fails with EAGAIN) has been answered.
  * Requests reach the daemon in order, so it has read the waiting one.
  */
-static void wait_held(struct reader *r)
+static void wait_held(struct itest_reader *r)
 {
 	int fd = open(ECHO, O_RDONLY | O_NONBLOCK);
 	char c;
@@ -197,7 +153,7 @@ static void wait_held(struct reader *r)
 	assert_int_equal(read(fd, &c, 1), -1);
 	assert_int_equal(errno, EAGAIN);
 	close(fd);
-	assert_false(reader_done(r));
+	assert_false(itest_reader_done(r));
 }
 
 static void write_str(int fd, const char *s)
@@ -208,19 +164,19 @@ static void write_str(int fd, const char *s)
 static void test_echo_deferred_read(void **state)
 {
 	int fd = open_empty(O_RDWR), wfd;
-	struct reader r;
+	struct itest_reader r;
 
 	(void)state;
-	reader_start(&r, fd);
+	itest_reader_start(&r, fd, 0);
 	wait_held(&r);
 	usleep(200 * 1000);
-	assert_false(reader_done(&r));	/* still waiting */
+	assert_false(itest_reader_done(&r));	/* still waiting */
 
 	/* A write from another file answers the held read. */
 	wfd = open(ECHO, O_WRONLY);
 	assert_true(wfd >= 0);
 	write_str(wfd, "late news\n");
-	reader_join(&r);
+	itest_reader_join(&r);
 	assert_int_equal(r.ret, 10);
 	assert_string_equal(r.buf, "late news\n");
 	assert_int_equal(itest_wait_sysfs(ECHO_SYS, "pending", 0, 5000), 0);
@@ -315,15 +271,15 @@ static void test_echo_interrupted_read(void **state)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	int fd = open_empty(O_RDWR);
-	struct reader r;
+	struct itest_reader r;
 
 	(void)state;
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
-	reader_start(&r, fd);
+	itest_reader_start(&r, fd, 0);
 	wait_held(&r);
 	pthread_kill(r.t, SIGUSR1);
-	reader_join(&r);
+	itest_reader_join(&r);
 	assert_int_equal(r.ret, -1);
 	assert_int_equal(r.err, EINTR);
 	assert_int_equal(signals, 1);
@@ -347,12 +303,12 @@ static void test_echo_interrupted_read_restarts(void **state)
 	int64_t end = itest_now_ms() + 10000L * itest_scale();
 	int fd = open_empty(O_RDWR), wfd;
 	long long total;
-	struct reader r;
+	struct itest_reader r;
 
 	(void)state;
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
-	reader_start(&r, fd);
+	itest_reader_start(&r, fd, 0);
 	wait_held(&r);
 	total = itest_sysfs(ECHO_SYS, "total");
 	assert_true(total > 0);
@@ -370,7 +326,7 @@ static void test_echo_interrupted_read_restarts(void **state)
 	wfd = open(ECHO, O_WRONLY);
 	assert_true(wfd >= 0);
 	write_str(wfd, "restarted");
-	reader_join(&r);
+	itest_reader_join(&r);
 	assert_int_equal(r.ret, 9);
 	assert_string_equal(r.buf, "restarted");
 	close(wfd);
