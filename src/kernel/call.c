@@ -232,8 +232,8 @@ int fusd_call_submit(struct fusd_channel *chan, struct fusd_call *call)
 }
 
 /* Take a call off the channel and drop the channel's reference. */
-static void fusd_unlink_locked(struct fusd_channel *chan,
-			       struct fusd_call *call)
+void fusd_call_unlink_locked(struct fusd_channel *chan,
+			     struct fusd_call *call)
 {
 	lockdep_assert_held(&chan->lock);
 	if (call->state == FUSD_CALL_QUEUED)
@@ -245,11 +245,6 @@ static void fusd_unlink_locked(struct fusd_channel *chan,
 	fusd_done_locked(chan, call);
 	/* Someone else still holds a reference: this never frees. */
 	refcount_dec(&fusd_call_base(call)->ref);
-}
-
-void fusd_call_unlink_locked(struct fusd_channel *chan, struct fusd_call *call)
-{
-	fusd_unlink_locked(chan, call);
 }
 
 /*
@@ -278,7 +273,7 @@ static void fusd_intr_end_locked(struct fusd_channel *chan,
 				 struct fusd_call *call)
 {
 	if (call->intr)
-		fusd_unlink_locked(chan, call->intr);
+		fusd_call_unlink_locked(chan, call->intr);
 }
 
 /*
@@ -299,7 +294,7 @@ static void fusd_abandon_locked(struct fusd_channel *chan,
 		return;
 	}
 	fusd_intr_end_locked(chan, call);
-	fusd_unlink_locked(chan, call);
+	fusd_call_unlink_locked(chan, call);
 }
 
 /*
@@ -338,7 +333,7 @@ static s64 fusd_call_withdraw_v1_0(struct fusd_channel *chan,
 	call->interrupted = true;
 	call->intr->no_reply = true;
 	*queued = fusd_intr_queue_locked(chan, call);
-	fusd_unlink_locked(chan, call);
+	fusd_call_unlink_locked(chan, call);
 	return -ERESTARTSYS;
 }
 
@@ -372,7 +367,7 @@ s64 fusd_call_wait(struct fusd_channel *chan, struct fusd_call *call,
 		ret = call->result;
 	} else if (call->state == FUSD_CALL_QUEUED) {
 		/* Never read: nothing happened, restarting is safe. */
-		fusd_unlink_locked(chan, call);
+		fusd_call_unlink_locked(chan, call);
 		ret = -ERESTARTSYS;
 	} else if (chan->proto_minor < 1) {
 		ret = fusd_call_withdraw_v1_0(chan, call, &queued);
@@ -446,7 +441,7 @@ static void fusd_delivered(struct fusd_channel *chan, struct fusd_call *call,
 		 * withdrawn, as if it had still been queued.
 		 */
 		call->result = -EINTR;
-		fusd_unlink_locked(chan, call);
+		fusd_call_unlink_locked(chan, call);
 		complete(&call->done);
 	} else if (call->state == FUSD_CALL_SENT) {
 		hash_del(&call->hnode);
@@ -640,36 +635,35 @@ static struct fusd_call *fusd_find_sent_locked(struct fusd_channel *chan,
 	return NULL;
 }
 
+/* The open file 'fh', or NULL (closed: messages for it are dropped). */
+static struct fusd_file *fusd_file_find_locked(struct fusd_channel *chan,
+					       u64 fh)
+{
+	struct fusd_file *ff;
+
+	lockdep_assert_held(&chan->lock);
+	hash_for_each_possible(chan->files, ff, fh_node, fh)
+		if (ff->fh == fh)
+			return ff;
+	return NULL;
+}
+
+/* Set a file's poll mask and wake its pollers (chan->lock held). */
+void fusd_file_poll_set(struct fusd_file *ff, __poll_t mask)
+{
+	WRITE_ONCE(ff->poll_mask, mask);
+	if (mask)
+		wake_up_interruptible_poll(&ff->poll_wq, mask);
+}
+
 /* Set the poll mask of open file 'fh' and wake its pollers. */
 void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 			       __poll_t mask)
 {
-	struct fusd_file *ff;
+	struct fusd_file *ff = fusd_file_find_locked(chan, fh);
 
-	lockdep_assert_held(&chan->lock);
-	hash_for_each_possible(chan->files, ff, fh_node, fh) {
-		if (ff->fh != fh)
-			continue;
-		WRITE_ONCE(ff->poll_mask, mask);
-		if (mask)
-			wake_up_interruptible_poll(&ff->poll_wq, mask);
-		break;
-	}
-}
-
-/* Set the cookie of open file 'fh' (FUSD_REPLY_COOKIE). */
-static void fusd_file_set_cookie_locked(struct fusd_channel *chan, u64 fh,
-					u64 cookie)
-{
-	struct fusd_file *ff;
-
-	lockdep_assert_held(&chan->lock);
-	hash_for_each_possible(chan->files, ff, fh_node, fh) {
-		if (ff->fh == fh) {
-			ff->cookie = cookie;
-			break;
-		}
-	}
+	if (ff)
+		fusd_file_poll_set(ff, mask);
 }
 
 /*
@@ -692,7 +686,7 @@ static bool fusd_intr_answered_locked(struct fusd_channel *chan,
 		list_add_tail(&intr->link, &chan->queue);
 		return true;
 	}
-	fusd_unlink_locked(chan, intr);
+	fusd_call_unlink_locked(chan, intr);
 	return false;
 }
 
@@ -838,9 +832,13 @@ static ssize_t fusd_write_reply(struct fusd_channel *chan,
 		if (rep.flags & FUSD_REPLY_POLL)
 			fusd_file_set_poll_locked(chan, call->req->fh,
 						  (__force __poll_t)rep.poll_mask);
-		if (rep.flags & FUSD_REPLY_COOKIE)
-			fusd_file_set_cookie_locked(chan, call->req->fh,
-						    rep.cookie);
+		if (rep.flags & FUSD_REPLY_COOKIE) {
+			struct fusd_file *ff =
+				fusd_file_find_locked(chan, call->req->fh);
+
+			if (ff)
+				ff->cookie = rep.cookie;
+		}
 	}
 	/* A late yes to an OPEN nobody waits for: close it again. */
 	if (call->orphan && call->undo) {

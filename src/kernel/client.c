@@ -12,9 +12,8 @@
 
 #include "fusd_i.h"
 
-static struct fusd_call *fusd_client_call(struct file *file,
-					  struct fusd_file *ff, u16 opcode,
-					  size_t payload_len)
+struct fusd_call *fusd_client_call(struct file *file, struct fusd_file *ff,
+				   u16 opcode, size_t payload_len)
 {
 	struct fusd_call *call = fusd_call_new(ff->chan, ff->fh, opcode,
 						payload_len);
@@ -33,7 +32,7 @@ static s64 fusd_client_run_state(struct fusd_file *ff, struct fusd_call *call,
 	return ret ? ret : fusd_call_wait(ff->chan, call, freeze);
 }
 
-static s64 fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
+s64 fusd_client_run(struct fusd_file *ff, struct fusd_call *call)
 {
 	return fusd_client_run_state(ff, call, TASK_FREEZABLE);
 }
@@ -72,11 +71,7 @@ static int fusd_client_open(struct inode *inode, struct file *file)
 	ff->chan = chan;
 	ff->filp = file;
 	init_waitqueue_head(&ff->poll_wq);
-	/* Without poll support from the daemon: always ready, as a driver
-	 * without a poll method.
-	 */
-	if (!(chan->reg_flags & FUSD_REGISTER_POLL))
-		ff->poll_mask = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
+	ff->poll_mask = fusd_poll_default(chan);
 	/* Findable before the OPEN goes out: the daemon may notify at once. */
 	spin_lock(&chan->lock);
 	ff->fh = ++chan->next_fh;

@@ -29,6 +29,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/poll.h>
 #include <linux/refcount.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -214,6 +215,18 @@ void fusd_call_drain_copies(struct fusd_channel *chan, struct fusd_call *call);
 bool fusd_channel_has_calls(struct fusd_channel *chan);
 void fusd_file_set_poll_locked(struct fusd_channel *chan, u64 fh,
 			       __poll_t mask);
+void fusd_file_poll_set(struct fusd_file *ff, __poll_t mask);
+
+/*
+ * A file's poll mask until the daemon sets one: ready, as a driver
+ * without poll, unless the daemon registered FUSD_REGISTER_POLL.
+ */
+static inline __poll_t fusd_poll_default(const struct fusd_channel *chan)
+{
+	return chan->reg_flags & FUSD_REGISTER_POLL ? 0 :
+	       EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
+}
+
 void fusd_call_unlink_locked(struct fusd_channel *chan,
 			     struct fusd_call *call);
 void fusd_wake_reader(struct fusd_channel *chan);
@@ -261,5 +274,8 @@ size_t fusd_registry_status(char *buf, size_t size);
 
 /* client.c: file operations of a registered device */
 extern const struct file_operations fusd_client_fops;
+struct fusd_call *fusd_client_call(struct file *file, struct fusd_file *ff,
+				   u16 opcode, size_t payload_len);
+s64 fusd_client_run(struct fusd_file *ff, struct fusd_call *call);
 
 #endif /* FUSD_I_H */

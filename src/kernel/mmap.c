@@ -215,10 +215,9 @@ int fusd_client_mmap(struct file *file, struct vm_area_struct *vma)
 		return -ENODEV;
 	if (task_tgid(current) == rcu_access_pointer(chan->owner))
 		return -EDEADLK;
-	call = fusd_call_new(chan, ff->fh, FUSD_OP_MMAP, 0);
+	call = fusd_client_call(file, ff, FUSD_OP_MMAP, 0);
 	if (!call)
 		return -ENOMEM;
-	call->req->f_flags = file->f_flags;
 	call->req->u.mmap.offset = (u64)vma->vm_pgoff << PAGE_SHIFT;
 	call->req->u.mmap.length = vma->vm_end - vma->vm_start;
 	call->req->u.mmap.prot = fusd_mmap_prot(vma);
@@ -226,9 +225,7 @@ int fusd_client_mmap(struct file *file, struct vm_area_struct *vma)
 				  FUSD_MMAP_SHARED : 0;
 	call->caller_mm = current->mm;
 
-	ret = fusd_call_submit(chan, call);
-	if (!ret)
-		ret = fusd_call_wait(chan, call, TASK_FREEZABLE);
+	ret = fusd_client_run(ff, call);
 	if (!ret && !call->mmap_file)
 		ret = -EIO;	/* cannot happen: a 0 result names memory */
 	if (!ret)

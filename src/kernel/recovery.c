@@ -18,7 +18,6 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pid.h>
-#include <linux/poll.h>
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 
@@ -139,17 +138,14 @@ static void fusd_reopens_fill_locked(struct fusd_channel *chan,
 				     struct list_head *l,
 				     struct list_head *out)
 {
-	__poll_t mask = chan->reg_flags & FUSD_REGISTER_POLL ? 0 :
-			EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
+	__poll_t mask = fusd_poll_default(chan);
 	struct fusd_call *call;
 	struct fusd_request *req;
 	struct fusd_file *ff;
 	int bkt;
 
 	hash_for_each(chan->files, bkt, ff, fh_node) {
-		WRITE_ONCE(ff->poll_mask, mask);
-		if (mask)
-			wake_up_interruptible_poll(&ff->poll_wq, mask);
+		fusd_file_poll_set(ff, mask);
 		if (!ff->opened || list_empty(l))
 			continue;
 		call = list_first_entry(l, struct fusd_call, link);
