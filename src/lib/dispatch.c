@@ -751,7 +751,7 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 	struct fusd_file_info *file = &ctx->info;
 	struct fusd_pending_mask pm;
 	size_t data_len = 0, len;
-	int fd, ret = 0, err = 0, has_mask, held = 0, detached = 0;
+	int fd, ret = 0, err = 0, has_mask, held = 0, detached = 0, may_wait;
 	uint16_t op = ctx->req.hdr.opcode;
 
 	/* An ioctl that reads hands back its (possibly updated) buffer: all
@@ -812,6 +812,12 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 	fd = ctx->dev->dead ? -1 : ctx->dev->fd;
 	has_mask = ctx->has_poll_mask;
 	ctx->has_poll_mask = 0;
+	/* May this answer wait for the run loop's next exchange?  Not one
+	 * that carries a poll mask, opens a file (its poll cycle follows)
+	 * or names memory (a refusal must be reported now).
+	 */
+	may_wait = direct && !has_mask && !fusd_opens_file(op) &&
+		   op != FUSD_OP_MMAP;
 	if (ctx->open) {
 		if (file->private_data != ctx->private_in)
 			ctx->open->private_data = file->private_data;
@@ -819,8 +825,7 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 		    op == FUSD_OP_RELEASE)
 			fusd_open_remove(ctx->dev, ctx->open);
 	}
-	if (direct && fd >= 0 && !has_mask && !fusd_opens_file(op) &&
-	    op != FUSD_OP_MMAP && ctx->refs == 1 &&
+	if (may_wait && fd >= 0 && ctx->refs == 1 &&
 	    fusd_may_hold(ctx->dev)) {
 		fusd_ctx_detach_locked(ctx);
 		detached = 1;
@@ -851,8 +856,7 @@ static int fusd_answer(struct fusd_call_ctx *ctx, ssize_t retval, int direct)
 	if (fd < 0) {
 		ret = -1;
 		err = EPIPE;
-	} else if (direct && !has_mask && !fusd_opens_file(op) &&
-		   op != FUSD_OP_MMAP && fusd_hold_reply(ctx, len)) {
+	} else if (may_wait && fusd_hold_reply(ctx, len)) {
 		held = 1;	/* sent, and the reference dropped, by loop.c */
 	} else if (write(fd, &ctx->reply, len) < 0) {
 		ret = -1;
